@@ -1,0 +1,5 @@
+"""The Definitions object that workspace.yaml loads."""
+
+import dagster as dg
+
+defs = dg.Definitions()

@@ -1,5 +1,41 @@
-"""The Definitions object that workspace.yaml loads."""
+"""The Definitions object that workspace.yaml loads.
+
+Configuration comes from the environment: MONGODB_URI and HUBSPOT_SOURCES_FILE
+are required (resolved when a run or sensor needs them); the others are
+optional knobs read at load time.
+"""
+
+import os
 
 import dagster as dg
 
-defs = dg.Definitions()
+from hubspot_assets.assets import STAGE_ASSETS
+from hubspot_assets.assets.checks import api_errors_check
+from hubspot_assets.assets.stage import STREAM_IO_MANAGER
+from hubspot_assets.history import HISTORY_SENSORS, JobHistoryResource
+from hubspot_assets.jobs import hubspot_sync
+from hubspot_assets.mongo.io_manager import MongoStreamIOManager
+from hubspot_assets.resources import HubSpotResource
+from hubspot_assets.sources import hubspot_sources_sensor
+
+MONGODB_DATABASE = os.environ.get("MONGODB_DATABASE", "hubspot")
+
+defs = dg.Definitions(
+    assets=STAGE_ASSETS,
+    asset_checks=[api_errors_check(asset) for asset in STAGE_ASSETS],
+    jobs=[hubspot_sync],
+    sensors=[hubspot_sources_sensor, *HISTORY_SENSORS],
+    resources={
+        "hubspot": HubSpotResource(
+            sources_file=dg.EnvVar("HUBSPOT_SOURCES_FILE"),
+            limiter_backend=os.environ.get("HUBSPOT_LIMITER_BACKEND") or None,
+            limiter_dir=os.environ.get("HUBSPOT_LIMITER_DIR") or None,
+            redis_url=os.environ.get("HUBSPOT_REDIS_URL") or None,
+            max_in_flight=int(os.environ.get("HUBSPOT_MAX_IN_FLIGHT", "8")),
+        ),
+        STREAM_IO_MANAGER: MongoStreamIOManager(
+            uri=dg.EnvVar("MONGODB_URI"), database=MONGODB_DATABASE
+        ),
+        "job_history": JobHistoryResource(uri=dg.EnvVar("MONGODB_URI"), database=MONGODB_DATABASE),
+    },
+)

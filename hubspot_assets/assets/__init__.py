@@ -1,0 +1,15 @@
+"""The stage assets, in lineage order."""
+
+from hubspot_assets.assets.discovery import custom_object_schemas, event_types, object_download_list
+from hubspot_assets.assets.events import events
+from hubspot_assets.assets.records import object_records
+from hubspot_assets.assets.relationships import relationships
+
+STAGE_ASSETS = [
+    custom_object_schemas,
+    object_download_list,
+    object_records,
+    event_types,
+    events,
+    relationships,
+]

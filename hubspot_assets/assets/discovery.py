@@ -1,0 +1,53 @@
+"""Discovery assets: custom object schemas, the object download list, event types."""
+
+from typing import Any
+
+import dagster as dg
+
+from hubspot_assets.assets.stage import StageStream, open_stage, stage_asset, stored_data
+from hubspot_assets.extract.discovery import (
+    download_list_records,
+    event_type_records,
+    schema_records,
+)
+from hubspot_assets.resources import HubSpotResource
+
+
+@stage_asset(
+    description="Custom object schemas of the HubSpot account (GET /crm/v3/schemas), unchanged.",
+    code_version="1",
+)
+def custom_object_schemas(context: dg.AssetExecutionContext, hubspot: HubSpotResource) -> Any:
+    """Every custom object schema of the source's account."""
+    _, client, report = open_stage(context, hubspot)
+    return StageStream(lambda: schema_records(client, report), report, client)
+
+
+@stage_asset(
+    description="Object types to download (standard and custom) with every property name; "
+    "types the token cannot read are listed as skipped, with the reason.",
+    code_version="1",
+)
+def object_download_list(
+    context: dg.AssetExecutionContext, hubspot: HubSpotResource, custom_object_schemas: Any
+) -> Any:
+    """One entry per object type: its properties, or why it is skipped."""
+    source, client, report = open_stage(context, hubspot)
+    schemas = stored_data(custom_object_schemas)
+    return StageStream(
+        lambda: download_list_records(
+            client, source, schemas, report, max_workers=hubspot.max_in_flight
+        ),
+        report,
+        client,
+    )
+
+
+@stage_asset(
+    description="Event types of the account (GET /events/v3/events/event-types).",
+    code_version="1",
+)
+def event_types(context: dg.AssetExecutionContext, hubspot: HubSpotResource) -> Any:
+    """Every event type; none (with a note) on tiers without the events API."""
+    _, client, report = open_stage(context, hubspot)
+    return StageStream(lambda: event_type_records(client, report), report, client)

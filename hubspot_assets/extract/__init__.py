@@ -1,0 +1,1 @@
+"""Plain-Python stage logic: what each stage fetches and how it becomes stream records."""

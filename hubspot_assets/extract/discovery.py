@@ -1,0 +1,129 @@
+"""Discovery stages: custom object schemas, the object download list, event types."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+from hubspot_assets.extract.interleave import interleave
+from hubspot_assets.extract.report import StageReport
+from hubspot_assets.hubspot import catalog
+from hubspot_assets.hubspot.errors import Forbidden, HubSpotError, NotFound
+from hubspot_assets.mongo.documents import (
+    DOWNLOAD_LIST_ENTRY,
+    EVENT_TYPE,
+    CUSTOM_OBJECT_SCHEMA,
+    StreamRecord,
+)
+from hubspot_assets.registry import Source
+
+#: Statuses of a download list entry.
+READY, SKIPPED = "ready", "skipped"
+
+
+def schema_records(client: Any, report: StageReport) -> Iterator[StreamRecord]:
+    """Every custom object schema of the account, unchanged."""
+    report.unit_started()
+    for schema in client.list_schemas():
+        report.count("schemas")
+        yield StreamRecord(
+            kind=CUSTOM_OBJECT_SCHEMA,
+            object_type=schema.get("fullyQualifiedName") or schema.get("name"),
+            hubspot_id=str(schema.get("objectTypeId") or schema.get("id")),
+            data=schema,
+            hubspot_ts=schema.get("updatedAt"),
+        )
+
+
+def candidate_types(source: Source, schemas: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Standard types plus the account's custom types that the source's filters let through.
+
+    Custom types are addressed by their fully qualified name, which cannot
+    collide with a standard type's name.
+    """
+    candidates = [
+        {"objectType": t.name, "objectTypeId": t.object_type_id, "custom": False}
+        for t in catalog.STANDARD_OBJECT_TYPES
+    ]
+    for schema in schemas:
+        if schema.get("archived"):
+            continue
+        candidates.append({
+            "objectType": schema.get("fullyQualifiedName") or schema["objectTypeId"],
+            "objectTypeId": schema["objectTypeId"],
+            "name": schema.get("name"),
+            "custom": True,
+            "associatedTypeIds": _associated_type_ids(schema),
+        })
+    return [
+        c for c in candidates
+        if source.wants(c["objectType"], c["objectTypeId"], *([c["name"]] if c.get("name") else []))
+    ]
+
+
+def _associated_type_ids(schema: dict[str, Any]) -> list[str]:
+    """The other object types a custom schema's association definitions point at."""
+    own = schema.get("objectTypeId")
+    ids = set()
+    for association in schema.get("associations") or []:
+        for key in ("fromObjectTypeId", "toObjectTypeId"):
+            if association.get(key) and association[key] != own:
+                ids.add(association[key])
+    return sorted(ids)
+
+
+def download_list_records(
+    client: Any,
+    source: Source,
+    schemas: Iterable[dict[str, Any]],
+    report: StageReport,
+    *,
+    max_workers: int,
+) -> Iterator[StreamRecord]:
+    """One entry per object type: every property name, or why the type is skipped."""
+
+    def describe(candidate: dict[str, Any]) -> Iterator[StreamRecord]:
+        name = candidate["objectType"]
+        report.unit_started()
+        entry = dict(candidate)
+        try:
+            properties = client.list_properties(name)
+        except (Forbidden, NotFound) as exc:
+            # A type the token cannot read, or that the tier lacks, is skipped, not fatal.
+            entry.update(status=SKIPPED, reason=str(exc), httpStatus=exc.status, properties=[])
+            report.note(name, str(exc), status=exc.status, category=exc.category)
+        except HubSpotError as exc:
+            report.unit_failed(name, exc)
+            return
+        else:
+            entry.update(status=READY, properties=sorted(p["name"] for p in properties))
+            report.count("types_ready")
+            report.count("properties", len(entry["properties"]))
+        yield StreamRecord(
+            kind=DOWNLOAD_LIST_ENTRY,
+            object_type=name,
+            hubspot_id=candidate["objectTypeId"],
+            data=entry,
+            hubspot_ts=None,
+        )
+
+    yield from interleave(candidate_types(source, schemas), describe, max_workers=max_workers)
+
+
+def event_type_records(client: Any, report: StageReport) -> Iterator[StreamRecord]:
+    """Every event type the account has; a tier without events yields none, with a note."""
+    report.unit_started()
+    try:
+        event_types = client.list_event_types()
+    except Forbidden as exc:
+        report.note("event_types", str(exc), status=exc.status, category=exc.category)
+        return
+    for event_type in event_types:
+        report.count("event_types")
+        yield StreamRecord(
+            kind=EVENT_TYPE,
+            object_type=None,
+            hubspot_id=event_type,
+            data={"eventType": event_type},
+            hubspot_ts=None,
+        )

@@ -1,0 +1,106 @@
+"""What one stage did: counts by unit, and the errors it survived.
+
+The product's error policy: an API error on one unit (an object type, an event
+type, an association pair) is logged with its details, the stage goes on with
+the other units, and the error is reported in the metadata and the job
+history. Errors that no other unit could survive (a bad token, the daily
+budget spent) stop the stage.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections import Counter
+from typing import Any
+
+from hubspot_assets.hubspot.errors import HubSpotError, RateLimitExhausted, Unauthorized
+
+log = logging.getLogger(__name__)
+
+#: Errors after which no further call can succeed in this run.
+FATAL_ERRORS: tuple[type[BaseException], ...] = (Unauthorized, RateLimitExhausted)
+
+#: At most this many error details are kept; the count stays exact.
+MAX_ERROR_DETAILS = 200
+
+
+class StageFailed(RuntimeError):
+    """The stage fetched nothing because every unit failed."""
+
+
+class StageReport:
+    """Thread-safe counters and error details of one stage run."""
+
+    def __init__(self, stage: str, source_id: str):
+        self.stage = stage
+        self.source_id = source_id
+        self.counts: Counter[str] = Counter()
+        self.errors: list[dict[str, Any]] = []
+        self.error_count = 0
+        self.units_total = 0
+        self.units_failed = 0
+        self._lock = threading.Lock()
+
+    def count(self, key: str, n: int = 1) -> None:
+        """Add ``n`` to the counter ``key``."""
+        with self._lock:
+            self.counts[key] += n
+
+    def unit_started(self) -> None:
+        with self._lock:
+            self.units_total += 1
+
+    def unit_failed(self, unit: str, error: BaseException) -> None:
+        """Record a unit's error, or re-raise it when it is fatal to the stage."""
+        if isinstance(error, FATAL_ERRORS):
+            raise error
+        detail = error_detail(unit, error)
+        log.error(
+            "source %s, stage %s: %s failed (status %s, category %s, correlationId %s): %s",
+            self.source_id, self.stage, unit, detail.get("status"), detail.get("category"),
+            detail.get("correlation_id"), detail["message"],
+        )
+        with self._lock:
+            self.units_failed += 1
+            self.error_count += 1
+            if len(self.errors) < MAX_ERROR_DETAILS:
+                self.errors.append(detail)
+
+    def note(self, unit: str, reason: str, **details: Any) -> None:
+        """Record something skipped on purpose (not an error), e.g. a missing scope."""
+        with self._lock:
+            self.counts["skipped"] += 1
+            if len(self.errors) < MAX_ERROR_DETAILS:
+                self.errors.append({"unit": unit, "skipped": True, "message": reason, **details})
+
+    def check_not_empty(self, produced: int) -> None:
+        """Fail when errors left the stage with nothing at all."""
+        if produced == 0 and self.units_total and self.units_failed == self.units_total:
+            first = next((e for e in self.errors if not e.get("skipped")), {})
+            raise StageFailed(
+                f"source {self.source_id}: stage {self.stage} fetched nothing; all "
+                f"{self.units_total} unit(s) failed. First error: {first.get('message', '?')}"
+            )
+
+    def metadata(self) -> dict[str, Any]:
+        """Counts and errors, ready to become Dagster metadata."""
+        with self._lock:
+            return {
+                **{k: int(v) for k, v in sorted(self.counts.items())},
+                "units": self.units_total,
+                "units_failed": self.units_failed,
+                "errors": self.error_count,
+                "error_details": list(self.errors),
+            }
+
+
+def error_detail(unit: str, error: BaseException) -> dict[str, Any]:
+    """The loggable details of an error: never a token (HubSpotError messages hold none)."""
+    detail: dict[str, Any] = {"unit": unit, "type": type(error).__name__, "message": str(error)}
+    if isinstance(error, HubSpotError):
+        for key in ("status", "category", "correlation_id", "endpoint"):
+            value = getattr(error, key, None)
+            if value is not None:
+                detail[key] = value
+    return detail

@@ -1,0 +1,185 @@
+"""The source registry: which HubSpot accounts to copy, read from a YAML file.
+
+Plain Python (no Dagster): the sensor, the resource and the command-line tools
+all read the registry through :func:`load_registry`.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from hubspot_assets.hubspot.config import RateBudget
+
+SOURCE_ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
+ENV_VAR_PATTERN = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+DEFAULT_TIER = "professional"
+_LIMIT_KEYS = {"ten_second", "daily", "search_per_second", "window_seconds"}
+_ENTRY_KEYS = {"id", "token_env", "base_url", "tier", "limits", "include", "exclude"}
+
+
+class RegistryError(ValueError):
+    """The registry file, or one of its entries, cannot be used."""
+
+
+class UnknownSourceError(RegistryError):
+    """A source id that the registry does not declare."""
+
+
+@dataclass(frozen=True)
+class Source:
+    """One HubSpot account to copy; its id is the Dagster partition key."""
+
+    id: str
+    token_env: str
+    budget: RateBudget
+    base_url: str | None = None
+    include: frozenset[str] = frozenset()
+    exclude: frozenset[str] = frozenset()
+
+    def wants(self, object_type: str, *aliases: str) -> bool:
+        """Whether the include/exclude lists let this object type through."""
+        names = {object_type, *aliases}
+        if self.include and not names & self.include:
+            return False
+        return not names & self.exclude
+
+    def token(self) -> str:
+        """The token from this source's environment variable, or a clear error."""
+        value = os.environ.get(self.token_env, "").strip()
+        if not value:
+            raise RegistryError(
+                f"source {self.id!r}: environment variable {self.token_env} is not set "
+                f"or empty. Set it to the HubSpot private app token of this account "
+                f"(export {self.token_env}=...) before running."
+            )
+        return value
+
+
+@dataclass(frozen=True)
+class Registry:
+    """The valid sources of a registry file, and the problems of the invalid entries."""
+
+    path: str
+    sources: dict[str, Source] = field(default_factory=dict)
+    problems: dict[str, str] = field(default_factory=dict)
+    run_new_sources: bool = True
+
+    def get(self, source_id: str) -> Source:
+        """The source with this id, or an error naming the known ids and the fix."""
+        if source_id in self.sources:
+            return self.sources[source_id]
+        if source_id in self.problems:
+            raise RegistryError(
+                f"source {source_id!r} in {self.path} is invalid: {self.problems[source_id]}"
+            )
+        known = ", ".join(sorted(self.sources)) or "none"
+        raise UnknownSourceError(
+            f"unknown source id {source_id!r}: {self.path} declares {known}. "
+            f"Add it under 'sources:' in that file (see sources.example.yaml)."
+        )
+
+
+def load_registry(path: str | os.PathLike[str]) -> Registry:
+    """Read a registry file; invalid entries are reported, never fatal to the others."""
+    path = str(path)
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise RegistryError(
+            f"source registry {path} does not exist. Create it (see sources.example.yaml) "
+            f"or point HUBSPOT_SOURCES_FILE at it."
+        ) from None
+    try:
+        document = yaml.safe_load(text) or {}
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        raise RegistryError(f"source registry {path} is not valid YAML{where}: fix its syntax.") from None
+    entries = document.get("sources") if isinstance(document, dict) else None
+    if not isinstance(entries, list):
+        raise RegistryError(
+            f"source registry {path} must hold a mapping with a 'sources:' list "
+            f"(see sources.example.yaml)."
+        )
+    sources: dict[str, Source] = {}
+    problems: dict[str, str] = {}
+    for index, entry in enumerate(entries):
+        label = entry.get("id") if isinstance(entry, dict) else None
+        label = label if isinstance(label, str) and label else f"#{index + 1}"
+        if label in sources or label in problems:
+            problems[label] = f"id {label!r} is declared more than once: keep one entry."
+            sources.pop(label, None)
+            continue
+        try:
+            sources[label] = parse_source(entry)
+        except RegistryError as exc:
+            problems[label] = str(exc)
+    run_new_sources = document.get("run_new_sources", True)
+    if not isinstance(run_new_sources, bool):
+        raise RegistryError(f"{path}: run_new_sources must be true or false.")
+    return Registry(path=path, sources=sources, problems=problems, run_new_sources=run_new_sources)
+
+
+def parse_source(entry: Any) -> Source:
+    """Validate one registry entry."""
+    if not isinstance(entry, dict):
+        raise RegistryError("an entry must be a mapping with at least 'id' and 'token_env'.")
+    unknown = set(entry) - _ENTRY_KEYS
+    if unknown:
+        raise RegistryError(
+            f"unknown key(s) {sorted(unknown)}; allowed: {sorted(_ENTRY_KEYS)}."
+        )
+    source_id = entry.get("id")
+    if not isinstance(source_id, str) or not SOURCE_ID_PATTERN.match(source_id):
+        raise RegistryError(
+            f"id {source_id!r} is not a valid source id: use 1-64 letters, digits, "
+            f"'_' or '-', starting with a letter or digit (it names a MongoDB collection)."
+        )
+    token_env = entry.get("token_env")
+    if not isinstance(token_env, str) or not ENV_VAR_PATTERN.match(token_env):
+        raise RegistryError(
+            f"token_env must name an environment variable (e.g. HUBSPOT_TOKEN_{source_id.upper()}), "
+            f"never the token itself."
+        )
+    base_url = entry.get("base_url")
+    if base_url is not None and (
+        not isinstance(base_url, str) or not re.match(r"^https?://[^\s@]+$", base_url)
+    ):
+        raise RegistryError("base_url must be an http(s) URL without credentials.")
+    return Source(
+        id=source_id,
+        token_env=token_env,
+        budget=_parse_budget(entry),
+        base_url=base_url.rstrip("/") if base_url else None,
+        include=_parse_names(entry, "include"),
+        exclude=_parse_names(entry, "exclude"),
+    )
+
+
+def _parse_budget(entry: dict[str, Any]) -> RateBudget:
+    tier = entry.get("tier", DEFAULT_TIER)
+    overrides = entry.get("limits") or {}
+    if not isinstance(overrides, dict) or set(overrides) - _LIMIT_KEYS:
+        raise RegistryError(f"limits must be a mapping with keys among {sorted(_LIMIT_KEYS)}.")
+    for key, value in overrides.items():
+        allowed = (int, float) if key == "window_seconds" else (int,)
+        if isinstance(value, bool) or not isinstance(value, allowed) or value <= 0:
+            raise RegistryError(f"limits.{key} must be a positive number, not {value!r}.")
+    try:
+        return RateBudget.for_tier(str(tier), **overrides)
+    except ValueError as exc:
+        raise RegistryError(f"tier {tier!r}: {exc}.") from None
+
+
+def _parse_names(entry: dict[str, Any], key: str) -> frozenset[str]:
+    names = entry.get(key) or []
+    if not isinstance(names, list) or not all(isinstance(n, str) and n for n in names):
+        raise RegistryError(f"{key} must be a list of object type names.")
+    return frozenset(names)

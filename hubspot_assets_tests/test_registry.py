@@ -1,0 +1,92 @@
+"""The source registry: valid entries load, invalid ones are reported without harming others."""
+
+import pytest
+
+from hubspot_assets.registry import RegistryError, UnknownSourceError, load_registry
+
+
+def write(tmp_path, text):
+    path = tmp_path / "sources.yaml"
+    path.write_text(text)
+    return path
+
+
+def test_valid_entry_with_tier_overrides_and_filters(tmp_path):
+    registry = load_registry(write(tmp_path, """
+sources:
+  - id: acme
+    token_env: HUBSPOT_TOKEN_ACME
+    base_url: http://127.0.0.1:9999/
+    tier: enterprise
+    limits: {ten_second: 50, window_seconds: 1.5}
+    include: [contacts, p123_cars]
+    exclude: [quotes]
+"""))
+    source = registry.get("acme")
+    assert source.base_url == "http://127.0.0.1:9999"
+    assert (source.budget.ten_second, source.budget.daily) == (50, 1_000_000)
+    assert source.budget.window_seconds == 1.5
+    assert source.wants("contacts") and source.wants("cars_any", "2-77", "p123_cars")
+    assert not source.wants("companies")
+    assert registry.run_new_sources is True
+
+
+def test_invalid_entries_do_not_disturb_valid_ones(tmp_path):
+    registry = load_registry(write(tmp_path, """
+run_new_sources: false
+sources:
+  - id: good
+    token_env: TOKEN_GOOD
+  - id: ../x
+    token_env: TOKEN_X
+  - id: badtier
+    token_env: TOKEN_B
+    tier: platinum
+  - id: leaked
+    token_env: pat-na1-0000
+  - id: dup
+    token_env: A
+  - id: dup
+    token_env: B
+  - just a string
+"""))
+    assert set(registry.sources) == {"good"}
+    assert registry.run_new_sources is False
+    assert "not a valid source id" in registry.problems["../x"]
+    assert "platinum" in registry.problems["badtier"]
+    assert "environment variable" in registry.problems["leaked"]
+    assert "more than once" in registry.problems["dup"]
+    assert "#7" in registry.problems
+    with pytest.raises(RegistryError, match="badtier.*invalid"):
+        registry.get("badtier")
+
+
+@pytest.mark.parametrize("bad_id", ["", "$x", "a.b", "a b", "x" * 65, "é", "-lead"])
+def test_source_ids_that_cannot_name_a_collection_are_rejected(tmp_path, bad_id):
+    registry = load_registry(write(tmp_path, f'sources:\n  - {{id: "{bad_id}", token_env: T}}\n'))
+    assert not registry.sources
+    assert "valid source id" in next(iter(registry.problems.values()))
+
+
+def test_unknown_source_names_the_known_ones_and_the_fix(tmp_path):
+    registry = load_registry(write(tmp_path, "sources:\n  - {id: a, token_env: T}\n"))
+    with pytest.raises(UnknownSourceError, match=r"unknown source id 'zz'.*declares a.*Add it"):
+        registry.get("zz")
+
+
+def test_malformed_yaml_and_missing_file_are_clear(tmp_path):
+    with pytest.raises(RegistryError, match="not valid YAML at line"):
+        load_registry(write(tmp_path, "sources:\n  - id: [unclosed\n"))
+    with pytest.raises(RegistryError, match="does not exist.*HUBSPOT_SOURCES_FILE"):
+        load_registry(tmp_path / "nope.yaml")
+    with pytest.raises(RegistryError, match="'sources:' list"):
+        load_registry(write(tmp_path, "just: text\n"))
+
+
+def test_missing_token_variable_names_it_without_a_value(tmp_path, monkeypatch):
+    registry = load_registry(write(tmp_path, "sources:\n  - {id: a, token_env: HS_TOKEN_A}\n"))
+    monkeypatch.delenv("HS_TOKEN_A", raising=False)
+    with pytest.raises(RegistryError, match="HS_TOKEN_A is not set"):
+        registry.get("a").token()
+    monkeypatch.setenv("HS_TOKEN_A", "sandbox-token-xyz")
+    assert registry.get("a").token() == "sandbox-token-xyz"

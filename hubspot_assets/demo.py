@@ -148,7 +148,8 @@ def _materialize(source_id: str, verbose: bool = False) -> int:
     job = defs.resolve_job_def("hubspot_sync")
     started = time.monotonic()
     print(f"syncing source {source_id} (all six stages, in this process) ...", flush=True)
-    log_level = "DEBUG" if verbose else "WARNING"
+    # Quiet by default: the summary below reports failures without tracebacks.
+    log_level = "DEBUG" if verbose else "CRITICAL"
     result = job.execute_in_process(
         partition_key=source_id, instance=instance, raise_on_error=False,
         run_config={"loggers": {"console": {"config": {"log_level": log_level}}}},

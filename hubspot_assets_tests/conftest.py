@@ -4,4 +4,5 @@ pytest_plugins = [
     "hubspot_assets_tests.fixtures.sandbox",
     "hubspot_assets_tests.fixtures.mongo",
     "hubspot_assets_tests.fixtures.services",
+    "hubspot_assets_tests.fixtures.pipeline",
 ]

@@ -10,6 +10,7 @@ import dagster as dg
 from hubspot_assets.extract.report import FATAL_ERRORS, StageReport
 from hubspot_assets.mongo.documents import StreamRecord
 from hubspot_assets.partitions import source_partitions
+from hubspot_assets.registry import RegistryError
 
 GROUP = "hubspot"
 POOL = "hubspot_api"
@@ -86,9 +87,16 @@ class StageStream:
 
 
 def open_stage(context: dg.AssetExecutionContext, hubspot: Any):
-    """The source, a fresh client and an empty report for this partition's stage run."""
-    source = hubspot.source(context.partition_key)
-    client = hubspot.open_client(source)
+    """The source, a fresh client and an empty report for this partition's stage run.
+
+    A configuration problem (unknown source, missing token variable) fails the
+    step at once: retrying cannot fix it.
+    """
+    try:
+        source = hubspot.source(context.partition_key)
+        client = hubspot.open_client(source)
+    except RegistryError as exc:
+        raise dg.Failure(description=str(exc), allow_retries=False) from None
     return source, client, StageReport(context.asset_key.path[-1], source.id)
 
 

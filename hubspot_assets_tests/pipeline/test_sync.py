@@ -1,0 +1,125 @@
+"""The six stages for one source, in process, against the sandbox: exact completeness,
+idempotent re-runs, the error policy, and clear failures."""
+
+import json
+
+import pytest
+
+from hubspot_assets.mongo.documents import canonical_json
+from hubspot_assets.sandbox import DEMO_PORTAL_ID, DEMO_TOKEN, truth
+from hubspot_assets_tests.fixtures.pipeline import stage_metadata
+
+SIZES = {"contacts": 2400, "companies": 30, "deals": 40, "tickets": 12}
+
+
+def stored(collection, kind, **criteria):
+    return list(collection.find({"kind": kind, **criteria}))
+
+
+def assert_stream_matches_truth(collection, account):
+    """Every record, archived record, event and association, each version once."""
+    for object_type in truth.object_types(account):
+        if account.is_denied(account.resolve(object_type)):
+            continue
+        expected = [*truth.iter_records(account, object_type),
+                    *truth.iter_records(account, object_type, archived=True)]
+        docs = stored(collection, "object", object_type=object_type)
+        assert sorted(canonical_json(d["data"]) for d in docs) == sorted(
+            canonical_json(r) for r in expected), object_type
+    for event_type in account.events:
+        expected = sorted(canonical_json(e) for e in truth.iter_events(account, event_type))
+        docs = stored(collection, "event", object_type=event_type)
+        assert sorted(canonical_json(d["data"]) for d in docs) == expected, event_type
+    edges = stored(collection, "relationship")
+    for child, parent in account.pairs:
+        if any(account.is_denied(account.resolve(t)) for t in (child, parent)):
+            continue
+        fetched = [d["data"] for d in edges
+                   if {d["data"]["fromObjectType"], d["data"]["toObjectType"]} == {child, parent}]
+        assert fetched, f"no relationships fetched for {child}<->{parent}"
+        from_type = fetched[0]["fromObjectType"]
+        to_type = child if from_type == parent else parent
+        expected = sorted(
+            (from_id, str(to["toObjectId"]), canonical_json(to["associationTypes"]))
+            for from_id, to in truth.iter_associations(account, from_type, to_type))
+        got = sorted((d["fromObjectId"], d["toObjectId"], canonical_json(d["associationTypes"]))
+                     for d in fetched)
+        assert got == expected, f"{from_type}->{to_type}"
+
+
+def test_full_sync_matches_the_sandbox_exactly_and_reruns_add_nothing(pipeline, sandbox_factory):
+    server = sandbox_factory(sizes=SIZES, events_per_type=150)
+    pipeline.add_source("demo", token=DEMO_TOKEN, base_url=server.url)
+
+    first = pipeline.sync("demo")
+    assert first.success
+    collection = pipeline.stream("demo")
+    account = server.account(DEMO_PORTAL_ID)
+    assert_stream_matches_truth(collection, account)
+
+    metadata = stage_metadata(first)
+    assert set(metadata) == {"custom_object_schemas", "object_download_list", "object_records",
+                             "event_types", "events", "relationships"}
+    # A company with 1,200 contacts needs more than one page of associations.
+    big = max(sum(1 for _ in account.pairs[("contacts", "companies")].children(p))
+              for p in account.stores["companies"].iter_live())
+    assert big > 500
+    for stage, values in metadata.items():
+        assert values["errors"] == 0, (stage, values["error_details"])
+        assert values["http_429s"] == 0
+        assert values["api_calls"] > 0
+        assert values["dagster/partition_row_count"] == values["new"]
+    total = collection.count_documents({})
+
+    second = pipeline.sync("demo")
+    assert second.success
+    assert collection.count_documents({}) == total
+    for stage, values in stage_metadata(second).items():
+        assert values["new"] == 0, stage
+        assert values["unchanged"] == values["dagster/partition_row_count"]
+
+
+def test_a_type_the_token_cannot_read_is_skipped_with_its_reason(pipeline, sandbox_factory):
+    server = sandbox_factory(sizes={"contacts": 30, "deals": 10}, denied_types={"deals"})
+    pipeline.add_source("scoped", token=DEMO_TOKEN, base_url=server.url)
+
+    result = pipeline.sync("scoped")
+    assert result.success
+    collection = pipeline.stream("scoped")
+    entry = collection.find_one({"kind": "download_list_entry", "object_type": "deals"})["data"]
+    assert entry["status"] == "skipped"
+    assert entry["httpStatus"] == 403
+    assert "crm.objects.deals.read" in entry["reason"]
+    assert collection.count_documents({"kind": "object", "object_type": "deals"}) == 0
+    assert collection.count_documents({"kind": "object", "object_type": "contacts"}) == 30
+    details = stage_metadata(result)["object_download_list"]["error_details"]
+    assert [d["unit"] for d in details if d.get("skipped")] == ["deals"]
+    assert_stream_matches_truth(collection, server.account(DEMO_PORTAL_ID))
+
+
+def test_a_bad_token_fails_fast_naming_the_source_and_the_fix(pipeline, sandbox_factory):
+    server = sandbox_factory(sizes={"contacts": 5})
+    pipeline.add_source("revoked", token="sandbox-wrong-token-123", base_url=server.url)
+
+    result = pipeline.sync("revoked", selection=["custom_object_schemas"])
+    assert not result.success
+    failure = next(e for e in result.all_events if e.event_type_value == "STEP_FAILURE")
+    message = failure.event_specific_data.error.message
+    assert "revoked" in message and "HUBSPOT_TOKEN_REVOKED" in message
+    assert "sandbox-wrong-token-123" not in json.dumps(
+        [str(e) for e in result.all_events])
+    # Not retried: one 401, not one per retry.
+    stats = server.stats()
+    assert stats["total"] == 1, stats["by_endpoint"]
+
+
+def test_an_unknown_source_id_is_a_clear_error(pipeline, sandbox_factory):
+    server = sandbox_factory(sizes={"contacts": 5})
+    pipeline.add_source("known", token=DEMO_TOKEN, base_url=server.url)
+    pipeline.instance.add_dynamic_partitions("hubspot_sources", ["ghost"])
+
+    result = pipeline.sync("ghost", selection=["custom_object_schemas"])
+    assert not result.success
+    failure = next(e for e in result.all_events if e.event_type_value == "STEP_FAILURE")
+    assert "unknown source id 'ghost'" in failure.event_specific_data.error.message
+    assert "known" in failure.event_specific_data.error.message

@@ -4,7 +4,7 @@ from typing import Any
 
 import dagster as dg
 
-from hubspot_assets.assets.stage import StageStream, open_stage, stage_asset, stored_data
+from hubspot_assets.assets.stage import stage_asset, stored_data, stream_stage
 from hubspot_assets.extract.discovery import (
     download_list_records,
     event_type_records,
@@ -19,8 +19,7 @@ from hubspot_assets.resources import HubSpotResource
 )
 def custom_object_schemas(context: dg.AssetExecutionContext, hubspot: HubSpotResource) -> Any:
     """Every custom object schema of the source's account."""
-    _, client, report = open_stage(context, hubspot)
-    return StageStream(lambda: schema_records(client, report), report, client)
+    return stream_stage(context, hubspot, lambda client, _, report: schema_records(client, report))
 
 
 @stage_asset(
@@ -32,15 +31,9 @@ def object_download_list(
     context: dg.AssetExecutionContext, hubspot: HubSpotResource, custom_object_schemas: Any
 ) -> Any:
     """One entry per object type: its properties, or why it is skipped."""
-    source, client, report = open_stage(context, hubspot)
     schemas = stored_data(custom_object_schemas)
-    return StageStream(
-        lambda: download_list_records(
-            client, source, schemas, report, max_workers=hubspot.max_in_flight
-        ),
-        report,
-        client,
-    )
+    return stream_stage(context, hubspot, lambda client, source, report: download_list_records(
+        client, source, schemas, report, max_workers=hubspot.max_in_flight))
 
 
 @stage_asset(
@@ -49,5 +42,5 @@ def object_download_list(
 )
 def event_types(context: dg.AssetExecutionContext, hubspot: HubSpotResource) -> Any:
     """Every event type; none (with a note) on tiers without the events API."""
-    _, client, report = open_stage(context, hubspot)
-    return StageStream(lambda: event_type_records(client, report), report, client)
+    return stream_stage(context, hubspot,
+                        lambda client, _, report: event_type_records(client, report))

@@ -4,7 +4,7 @@ from typing import Any
 
 import dagster as dg
 
-from hubspot_assets.assets.stage import StageStream, open_stage, stage_asset, stored_data
+from hubspot_assets.assets.stage import stage_asset, stored_data, stream_stage
 from hubspot_assets.extract.events import event_records
 from hubspot_assets.resources import HubSpotResource
 
@@ -15,10 +15,6 @@ from hubspot_assets.resources import HubSpotResource
 )
 def events(context: dg.AssetExecutionContext, hubspot: HubSpotResource, event_types: Any) -> Any:
     """All events of the discovered event types."""
-    _, client, report = open_stage(context, hubspot)
     types = [data["eventType"] for data in stored_data(event_types)]
-    return StageStream(
-        lambda: event_records(client, types, report, max_workers=hubspot.max_in_flight),
-        report,
-        client,
-    )
+    return stream_stage(context, hubspot, lambda client, _, report: event_records(
+        client, types, report, max_workers=hubspot.max_in_flight))

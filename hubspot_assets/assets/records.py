@@ -4,7 +4,7 @@ from typing import Any
 
 import dagster as dg
 
-from hubspot_assets.assets.stage import StageStream, open_stage, stage_asset, stored_data
+from hubspot_assets.assets.stage import stage_asset, stored_data, stream_stage
 from hubspot_assets.extract.records import object_records as fetch_object_records
 from hubspot_assets.resources import HubSpotResource
 
@@ -18,10 +18,6 @@ def object_records(
     context: dg.AssetExecutionContext, hubspot: HubSpotResource, object_download_list: Any
 ) -> Any:
     """All records of the download list's ready types."""
-    _, client, report = open_stage(context, hubspot)
     entries = stored_data(object_download_list)
-    return StageStream(
-        lambda: fetch_object_records(client, entries, report, max_workers=hubspot.max_in_flight),
-        report,
-        client,
-    )
+    return stream_stage(context, hubspot, lambda client, _, report: fetch_object_records(
+        client, entries, report, max_workers=hubspot.max_in_flight))

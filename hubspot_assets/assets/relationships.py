@@ -5,7 +5,7 @@ from typing import Any
 
 import dagster as dg
 
-from hubspot_assets.assets.stage import StageStream, open_stage, stage_asset, stored_data
+from hubspot_assets.assets.stage import stage_asset, stored_data, stream_stage
 from hubspot_assets.extract.relationships import association_pairs, relationship_records
 from hubspot_assets.mongo.documents import OBJECT
 from hubspot_assets.resources import HubSpotResource
@@ -23,7 +23,6 @@ def relationships(
     object_records: Any,
 ) -> Any:
     """One relationship record per association edge."""
-    _, client, report = open_stage(context, hubspot)
     pairs = association_pairs(stored_data(object_download_list))
 
     def live_ids(object_type: str) -> Iterator[str]:
@@ -32,10 +31,5 @@ def relationships(
         )
         return (d["hubspot_id"] for d in documents if not d["data"].get("archived"))
 
-    return StageStream(
-        lambda: relationship_records(
-            client, pairs, live_ids, report, max_workers=hubspot.max_in_flight
-        ),
-        report,
-        client,
-    )
+    return stream_stage(context, hubspot, lambda client, _, report: relationship_records(
+        client, pairs, live_ids, report, max_workers=hubspot.max_in_flight))

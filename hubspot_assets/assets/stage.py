@@ -10,7 +10,7 @@ import dagster as dg
 from hubspot_assets.extract.report import FATAL_ERRORS, StageReport
 from hubspot_assets.mongo.documents import StreamRecord
 from hubspot_assets.partitions import source_partitions
-from hubspot_assets.registry import RegistryError
+from hubspot_assets.registry import RegistryError, Source
 
 GROUP = "hubspot"
 POOL = "hubspot_api"
@@ -98,6 +98,16 @@ def open_stage(context: dg.AssetExecutionContext, hubspot: Any):
     except RegistryError as exc:
         raise dg.Failure(description=str(exc), allow_retries=False) from None
     return source, client, StageReport(context.asset_key.path[-1], source.id)
+
+
+def stream_stage(
+    context: dg.AssetExecutionContext,
+    hubspot: Any,
+    produce: Callable[[Any, Source, StageReport], Iterator[StreamRecord]],
+) -> StageStream:
+    """The stage's record stream: ``produce(client, source, report)``, run as the IO manager writes."""
+    source, client, report = open_stage(context, hubspot)
+    return StageStream(lambda: produce(client, source, report), report, client)
 
 
 def stored_data(stream: Any) -> list[dict[str, Any]]:

@@ -7,7 +7,6 @@ from typing import Any
 
 from hubspot_assets.extract.interleave import interleave
 from hubspot_assets.extract.report import StageReport
-from hubspot_assets.hubspot.errors import HubSpotError
 from hubspot_assets.mongo.documents import OBJECT, StreamRecord
 
 
@@ -33,20 +32,12 @@ def object_records(
     def fetch(unit: tuple[dict[str, Any], bool]) -> Iterator[StreamRecord]:
         entry, archived = unit
         object_type = entry["objectType"]
+        counter = "archived_records" if archived else "records"
+        records = client.iter_objects(object_type, entry["properties"], archived=archived)
         label = f"{object_type} (archived)" if archived else object_type
-        report.unit_started()
-        try:
-            for record in client.iter_objects(object_type, entry["properties"], archived=archived):
-                report.count("archived_records" if archived else "records")
-                yield StreamRecord(
-                    kind=OBJECT,
-                    object_type=object_type,
-                    hubspot_id=str(record["id"]),
-                    data=record,
-                    hubspot_ts=record.get("updatedAt"),
-                )
-        except HubSpotError as exc:
-            # Records already yielded stay written; the rest of this type is reported missing.
-            report.unit_failed(label, exc)
+        for record in report.guarded(label, records):
+            report.count(counter)
+            yield StreamRecord(OBJECT, object_type, str(record["id"]), record,
+                               record.get("updatedAt"))
 
     yield from interleave(units, fetch, max_workers=max_workers)

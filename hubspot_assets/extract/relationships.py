@@ -9,7 +9,6 @@ from typing import Any
 from hubspot_assets.extract.interleave import interleave
 from hubspot_assets.extract.report import StageReport
 from hubspot_assets.hubspot import catalog
-from hubspot_assets.hubspot.errors import HubSpotError
 from hubspot_assets.mongo.documents import RELATIONSHIP, StreamRecord
 
 #: HubSpot rejects association batch reads of more than 1,000 inputs.
@@ -61,25 +60,17 @@ def relationship_records(
 
     def fetch(unit: tuple[str, str, list[str]]) -> Iterator[StreamRecord]:
         from_type, to_type, ids = unit
-        report.unit_started()
-        try:
-            for from_id, target in client.iter_associations(from_type, to_type, ids):
-                report.count("relationships")
-                to_id = str(target["toObjectId"])
-                yield StreamRecord(
-                    kind=RELATIONSHIP,
-                    object_type=from_type,
-                    hubspot_id=str(from_id),
-                    data={
-                        "fromObjectType": from_type,
-                        "fromObjectId": str(from_id),
-                        "toObjectType": to_type,
-                        "toObjectId": to_id,
-                        "associationTypes": target.get("associationTypes", []),
-                    },
-                    hubspot_ts=None,
-                )
-        except HubSpotError as exc:
-            report.unit_failed(f"{from_type}->{to_type} ({ids[0]}..{ids[-1]})", exc)
+        associations = client.iter_associations(from_type, to_type, ids)
+        label = f"{from_type}->{to_type} ({ids[0]}..{ids[-1]})"
+        for from_id, target in report.guarded(label, associations):
+            report.count("relationships")
+            data = {
+                "fromObjectType": from_type,
+                "fromObjectId": str(from_id),
+                "toObjectType": to_type,
+                "toObjectId": str(target["toObjectId"]),
+                "associationTypes": target.get("associationTypes", []),
+            }
+            yield StreamRecord(RELATIONSHIP, from_type, str(from_id), data, None)
 
     yield from interleave(batches(), fetch, max_workers=max_workers)

@@ -12,11 +12,13 @@ from __future__ import annotations
 import logging
 import threading
 from collections import Counter
-from typing import Any
+from collections.abc import Iterable, Iterator
+from typing import Any, TypeVar
 
 from hubspot_assets.hubspot.errors import HubSpotError, RateLimitExhausted, Unauthorized
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 #: Errors after which no further call can succeed in this run.
 FATAL_ERRORS: tuple[type[BaseException], ...] = (Unauthorized, RateLimitExhausted)
@@ -66,6 +68,17 @@ class StageReport:
             self.error_count += 1
             if len(self.errors) < MAX_ERROR_DETAILS:
                 self.errors.append(detail)
+
+    def guarded(self, unit: str, items: Iterable[T]) -> Iterator[T]:
+        """Yield ``items`` as one unit of work: an API error ends the unit, not the stage.
+
+        Items already yielded stay written; the error is recorded with its details.
+        """
+        self.unit_started()
+        try:
+            yield from items
+        except HubSpotError as exc:
+            self.unit_failed(unit, exc)
 
     def note(self, unit: str, reason: str, **details: Any) -> None:
         """Record something skipped on purpose (not an error), e.g. a missing scope."""

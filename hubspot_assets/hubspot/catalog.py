@@ -1,0 +1,100 @@
+"""HubSpot's standard CRM object types and the association pairs worth fetching.
+
+Static facts from HubSpot's documentation; custom object types come from
+`GET /crm/v3/schemas` at run time and are not listed here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class ObjectType:
+    name: str
+    object_type_id: str
+    # The property search filters and sorts on for "modified since".
+    modified_property: str = "hs_lastmodifieddate"
+    # Commonly needs a higher tier or a specific scope: a 403 means "skip, record why".
+    optional: bool = True
+
+
+STANDARD_OBJECT_TYPES: tuple[ObjectType, ...] = (
+    ObjectType("contacts", "0-1", "lastmodifieddate", optional=False),
+    ObjectType("companies", "0-2", optional=False),
+    ObjectType("deals", "0-3", optional=False),
+    ObjectType("tickets", "0-5", optional=False),
+    ObjectType("products", "0-7"),
+    ObjectType("line_items", "0-8"),
+    ObjectType("quotes", "0-14"),
+    ObjectType("calls", "0-48"),
+    ObjectType("emails", "0-49"),
+    ObjectType("meetings", "0-47"),
+    ObjectType("notes", "0-46"),
+    ObjectType("tasks", "0-27"),
+    ObjectType("communications", "0-18"),
+    ObjectType("postal_mail", "0-116"),
+    ObjectType("feedback_submissions", "0-19"),
+    ObjectType("goals", "0-74"),
+    ObjectType("leads", "0-136"),
+    ObjectType("invoices", "0-53"),
+    ObjectType("orders", "0-123"),
+    ObjectType("carts", "0-142"),
+    ObjectType("payments", "0-101"),
+    ObjectType("subscriptions", "0-69"),
+    ObjectType("users", "0-115"),
+)
+
+BY_NAME: dict[str, ObjectType] = {t.name: t for t in STANDARD_OBJECT_TYPES}
+BY_ID: dict[str, ObjectType] = {t.object_type_id: t for t in STANDARD_OBJECT_TYPES}
+
+ENGAGEMENT_TYPES = ("calls", "emails", "meetings", "notes", "tasks", "communications",
+                    "postal_mail")
+
+# One direction per pair is enough: HubSpot associations are bidirectional, so
+# fetching contacts->companies also yields every companies->contacts edge.
+STANDARD_ASSOCIATION_PAIRS: tuple[tuple[str, str], ...] = (
+    ("contacts", "companies"),
+    ("deals", "contacts"),
+    ("deals", "companies"),
+    ("tickets", "contacts"),
+    ("tickets", "companies"),
+    ("tickets", "deals"),
+    ("line_items", "deals"),
+    ("quotes", "deals"),
+    ("quotes", "line_items"),
+    ("quotes", "contacts"),
+    ("quotes", "companies"),
+    ("products", "line_items"),
+    ("invoices", "contacts"),
+    ("invoices", "companies"),
+    ("invoices", "deals"),
+    ("leads", "contacts"),
+    ("leads", "companies"),
+    ("feedback_submissions", "contacts"),
+    *((engagement, parent) for engagement in ENGAGEMENT_TYPES
+      for parent in ("contacts", "companies", "deals", "tickets")),
+)
+
+
+def object_type_id(name_or_id: str) -> str | None:
+    """objectTypeId of a standard type given its name or id; None for custom/unknown."""
+    if name_or_id in BY_ID:
+        return name_or_id
+    entry = BY_NAME.get(name_or_id)
+    return entry.object_type_id if entry else None
+
+
+def modified_property(name_or_id: str) -> str:
+    """Last-modified property used for search windows (contacts differ)."""
+    entry = BY_NAME.get(name_or_id) or BY_ID.get(name_or_id)
+    return entry.modified_property if entry else "hs_lastmodifieddate"
+
+
+def is_standard(name_or_id: str) -> bool:
+    return name_or_id in BY_NAME or name_or_id in BY_ID
+
+
+def association_pairs_for(available: set[str] | frozenset[str]) -> list[tuple[str, str]]:
+    """Standard pairs whose two types are both in `available` (e.g. types that did not 403)."""
+    return [(a, b) for a, b in STANDARD_ASSOCIATION_PAIRS if a in available and b in available]

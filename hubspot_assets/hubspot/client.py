@@ -1,0 +1,364 @@
+"""`HubSpotClient`: one method per HubSpot endpoint the pipeline reads.
+
+Records come back as HubSpot's JSON, unchanged. Iterators are lazy: they fetch
+a page when the consumer needs it, so memory does not depend on result size.
+
+Reading every property of a type (`iter_objects`): a list URL holds only so
+many property names. With N records and the names needing C URL-sized chunks,
+listing chunk by chunk costs C x N/100 calls (and a merge); listing pages
+without properties and batch-reading each page's 100 ids with *all* names in
+the JSON body costs 2 x N/100 whatever the number of properties. So: when the
+names fit in one URL, list with them (N/100 calls); otherwise list + batch read
+(2 x N/100), the batch read of page k overlapping the listing of page k+1.
+Archived records: batch read never returns them (and where its `archived`
+flag goes differs between HubSpot's spec and practice), so deleted records are
+listed chunk by chunk and merged per id, in lockstep (few, ~90 days' worth).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from typing import Any, Callable, Iterable, Iterator, TypeVar
+from urllib.parse import quote
+
+from . import catalog, limiter as lanes
+from .concurrency import iter_concurrent, map_concurrent
+from .config import ClientConfig
+from .errors import MalformedResponse
+from .limiter import RequestLimiter
+from .paging import (SearchWindows, chunk_properties, iter_pages, next_cursor, results_of,
+                     to_epoch_ms)
+from .stats import ClientStats
+from .transport import Transport
+
+logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+
+def _seg(value: str) -> str:
+    """One URL path segment (object type names, ids)."""
+    return quote(str(value), safe="")
+
+
+def _bool(value: bool) -> str:
+    return "true" if value else "false"
+
+
+class HubSpotClient:
+    """Rate-limited HubSpot reader for one source account.
+
+    `limiter_key` names the shared budget (use the source id): every client,
+    thread and process using the same key and limiter store shares one budget.
+    """
+
+    def __init__(self, config: ClientConfig, limiter_key: str | None = None) -> None:
+        self.config = config
+        self.limiter_key = limiter_key or config.source_label or "default"
+        self.stats = ClientStats()
+        self.limiter = RequestLimiter(
+            config.budget, self.limiter_key, backend=config.resolved_backend,
+            directory=config.resolved_limiter_dir, redis_url=config.redis_url,
+            max_wait=config.max_limiter_wait)
+        self.transport = Transport(config, self.limiter, self.stats)
+
+    # -- lifecycle ---------------------------------------------------------
+    def close(self) -> None:
+        self.transport.close()
+        self.limiter.close()
+
+    def __enter__(self) -> "HubSpotClient":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"HubSpotClient(base_url={self.config.base_url!r}, limiter_key={self.limiter_key!r})"
+
+    # -- plumbing ----------------------------------------------------------
+    def _get(self, path: str, endpoint: str, params: Any = None, lane: str = lanes.STANDARD):
+        return self.transport.request("GET", path, endpoint=f"GET {endpoint}", params=params,
+                                      lane=lane).data
+
+    def _post(self, path: str, endpoint: str, body: Any, params: Any = None,
+              lane: str = lanes.STANDARD):
+        return self.transport.request("POST", path, endpoint=f"POST {endpoint}", params=params,
+                                      json_body=body, lane=lane).data
+
+    def map_concurrent(self, fn: Callable[[T], R], items: Iterable[T],
+                       max_workers: int | None = None) -> Iterator[R]:
+        """`fn(item)` for every item, `max_in_flight` at a time, results in input order."""
+        return map_concurrent(fn, items, max_workers=max_workers or self.config.max_in_flight)
+
+    def iter_concurrent(self, fn: Callable[[T], Iterable[R]], items: Iterable[T],
+                        max_workers: int | None = None,
+                        buffer: int = 1000) -> Iterator[tuple[T, R]]:
+        """Stream several iterators at once, e.g. one per object type: yields
+        `(item, value)` as values arrive, with at most `buffer` waiting."""
+        return iter_concurrent(fn, items, max_workers=max_workers or self.config.max_in_flight,
+                               buffer=buffer)
+
+    # -- schemas and properties -------------------------------------------
+    def list_schemas(self) -> list[dict]:
+        """Custom object schemas (`GET /crm/v3/schemas`; no paging)."""
+        page = self._get("/crm/v3/schemas", "/crm/v3/schemas")
+        return results_of(page, "GET /crm/v3/schemas")
+
+    def list_properties(self, object_type: str, archived: bool = False) -> list[dict]:
+        """Property definitions of a type (`GET /crm/v3/properties/{objectType}`)."""
+        page = self._get(f"/crm/v3/properties/{_seg(object_type)}",
+                         "/crm/v3/properties/{objectType}",
+                         params={"archived": _bool(archived)} if archived else None)
+        return results_of(page, "GET /crm/v3/properties")
+
+    def property_names(self, object_type: str) -> list[str]:
+        return [p["name"] for p in self.list_properties(object_type) if p.get("name")]
+
+    # -- objects -----------------------------------------------------------
+    def iter_objects(self, object_type: str, properties: list[str] | None = None,
+                     archived: bool = False) -> Iterator[dict]:
+        """Every record of a type with every named property (all when None), lazily."""
+        names = list(properties) if properties is not None else self.property_names(object_type)
+        path = f"/crm/v3/objects/{_seg(object_type)}"
+        probe = (f"{self.config.base_url}{path}?limit={self.config.page_size}"
+                 f"&archived={_bool(archived)}&after=")
+        chunks = chunk_properties(names, probe, self.config.max_url_length)
+        if len(chunks) == 1:
+            records = self._list_records(object_type, chunks[0], archived)
+        elif archived:
+            records = self._chunked_merge(object_type, chunks, archived)
+        else:
+            records = self._list_then_batch_read(object_type, names)
+        return self._count(records, f"{'archived' if archived else 'objects'}:{object_type}")
+
+    def _count(self, records: Iterator[dict], kind: str) -> Iterator[dict]:
+        for record in records:
+            self.stats.count_records(kind)
+            yield record
+
+    def _list_pages(self, object_type: str, names: list[str] | None,
+                    archived: bool) -> Iterator[dict]:
+        path = f"/crm/v3/objects/{_seg(object_type)}"
+
+        def fetch(after: str | None) -> dict:
+            params: dict[str, Any] = {"limit": self.config.page_size, "archived": _bool(archived)}
+            if names:
+                params["properties"] = ",".join(names)
+            if after:
+                params["after"] = after
+            return self._get(path, "/crm/v3/objects/{objectType}", params=params)
+
+        return iter_pages(fetch, f"GET {path}")
+
+    def _list_records(self, object_type: str, names: list[str], archived: bool) -> Iterator[dict]:
+        for page in self._list_pages(object_type, names, archived):
+            yield from results_of(page, "list objects")
+
+    def _list_then_batch_read(self, object_type: str, names: list[str]) -> Iterator[dict]:
+        """List ids page by page; batch-read each page with every property.
+
+        The batch read of page k runs while page k+1 is listed (two workers, at
+        most three pages in memory).
+        """
+        def read_page(page: dict) -> list[dict]:
+            ids = [str(r["id"]) for r in results_of(page, "list objects")]
+            found = {str(r["id"]): r for r in self._batch_read_once(object_type, ids, names)}
+            missing = [i for i in ids if i not in found]
+            if missing:
+                # Deleted between the listing and the read: the archived listing
+                # (or the next sync) has it; never emit a record with partial data.
+                logger.warning("%d %s record(s) vanished between list and batch read: %s",
+                               len(missing), object_type, missing[:5])
+                self.stats.count_records(f"vanished:{object_type}", len(missing))
+            return [found[i] for i in ids if i in found]
+
+        pages = self._list_pages(object_type, None, False)
+        for records in map_concurrent(read_page, pages, max_workers=2, lookahead=3):
+            yield from records
+
+    def _chunked_merge(self, object_type: str, chunks: list[list[str]],
+                       archived: bool) -> Iterator[dict]:
+        """List each property chunk and merge per record id, in lockstep.
+
+        HubSpot lists in ascending id order, so the other chunks' pages are read
+        only as far as the lead page's highest id: memory stays at a few pages.
+        """
+        lead = self._list_pages(object_type, chunks[0], archived)
+        others = [self._list_pages(object_type, c, archived) for c in chunks[1:]]
+        pending: list[dict[str, dict]] = [{} for _ in others]
+        high: list[int] = [-1 for _ in others]
+        done = [False for _ in others]
+        for page in lead:
+            records = results_of(page, "list objects")
+            if not records:
+                continue
+            top = max(_numeric_id(r) for r in records)
+            for i, pager in enumerate(others):
+                while not done[i] and high[i] < top:
+                    try:
+                        extra = results_of(next(pager), "list objects")
+                    except StopIteration:
+                        done[i] = True
+                        break
+                    for r in extra:
+                        pending[i][str(r["id"])] = r
+                        high[i] = max(high[i], _numeric_id(r))
+            for record in records:
+                rid = str(record["id"])
+                for i in range(len(others)):
+                    other = pending[i].pop(rid, None)
+                    if other is None:
+                        logger.warning("%s %s missing from property chunk %d; emitted "
+                                       "without those properties", object_type, rid, i + 1)
+                        continue
+                    record.setdefault("properties", {}).update(other.get("properties") or {})
+                yield record
+
+    def batch_read(self, object_type: str, ids: Iterable[str],
+                   properties: list[str] | None = None) -> list[dict]:
+        """Live records by id (`POST .../batch/read`, 100 ids per call); unknown or
+        archived ids are skipped."""
+        names = list(properties) if properties is not None else self.property_names(object_type)
+        out: list[dict] = []
+        batch: list[str] = []
+        for record_id in ids:
+            batch.append(str(record_id))
+            if len(batch) == self.config.batch_read_size:
+                out += self._batch_read_once(object_type, batch, names)
+                batch = []
+        if batch:
+            out += self._batch_read_once(object_type, batch, names)
+        return out
+
+    def _batch_read_once(self, object_type: str, ids: list[str], names: list[str]) -> list[dict]:
+        if not ids:
+            return []
+        body = {"inputs": [{"id": i} for i in ids], "properties": names}
+        page = self._post(f"/crm/v3/objects/{_seg(object_type)}/batch/read",
+                          "/crm/v3/objects/{objectType}/batch/read", body)
+        return results_of(page, "batch read")
+
+    def search_modified(self, object_type: str, since: Any, until: Any = None,
+                        properties: list[str] | None = None,
+                        modified_property: str | None = None) -> Iterator[dict]:
+        """Records modified in [since, until) via CRM search, each once, lazily.
+
+        `since`/`until`: datetime, epoch ms or ISO string (`since=None`: from the
+        beginning). Safe past the 10,000-result cap and with more than 10,000
+        records on one timestamp (see `paging.SearchWindows`).
+        """
+        prop = modified_property or catalog.modified_property(object_type)
+        names = list(properties) if properties is not None else self.property_names(object_type)
+        for required in (prop, "hs_object_id"):
+            if required not in names:
+                names.append(required)
+        path = f"/crm/v3/objects/{_seg(object_type)}/search"
+
+        def fetch(body: dict) -> dict:
+            return self._post(path, "/crm/v3/objects/{objectType}/search", body,
+                              lane=lanes.SEARCH)
+
+        windows = SearchWindows(fetch, modified_property=prop, properties=names,
+                                page_size=self.config.search_page_size,
+                                cap=self.config.search_result_cap)
+        return self._count(windows.iter(to_epoch_ms(since), to_epoch_ms(until)),
+                           f"search:{object_type}")
+
+    # -- events ------------------------------------------------------------
+    def list_event_types(self) -> list[str]:
+        """Event type names (`GET /events/v3/events/event-types`; Enterprise only)."""
+        page = self._get("/events/v3/events/event-types", "/events/v3/events/event-types")
+        types = page.get("eventTypes") if isinstance(page, dict) else None
+        if not isinstance(types, list):
+            raise MalformedResponse("event types: 'eventTypes' missing")
+        return [str(t) for t in types]
+
+    def iter_events(self, event_type: str, occurred_after: Any = None,
+                    occurred_before: Any = None, object_type: str | None = None) -> Iterator[dict]:
+        """Every event of one type (optionally within a time range), lazily."""
+        base: dict[str, Any] = {"eventType": event_type, "limit": self.config.events_page_size}
+        if object_type:
+            base["objectType"] = object_type
+        for key, value in (("occurredAfter", occurred_after), ("occurredBefore", occurred_before)):
+            if value is not None:
+                base[key] = _iso(value)
+
+        def fetch(after: str | None) -> dict:
+            params = {**base, "after": after} if after else base
+            return self._get("/events/v3/events", "/events/v3/events", params=params)
+
+        def records() -> Iterator[dict]:
+            for page in iter_pages(fetch, "GET /events/v3/events"):
+                yield from results_of(page, "events")
+
+        return self._count(records(), f"events:{event_type}")
+
+    # -- associations ------------------------------------------------------
+    def iter_associations(self, from_type: str, to_type: str,
+                          ids: Iterable[str]) -> Iterator[tuple[str, dict]]:
+        """`(from_id, to_entry)` for every association of every id, all pages.
+
+        Up to 1,000 inputs per request; an id whose associations span pages is
+        sent again with its `after` cursor (ahead of new ids) until exhausted.
+        Ids without associations (207 NO_ASSOCIATIONS_FOUND) yield nothing.
+        """
+        path = f"/crm/v4/associations/{_seg(from_type)}/{_seg(to_type)}/batch/read"
+        endpoint = "/crm/v4/associations/{fromObjectType}/{toObjectType}/batch/read"
+        size = self.config.association_batch_size
+        source = iter(ids)
+        follow_ups: list[dict] = []
+        exhausted = False
+        while True:
+            inputs = follow_ups[:size]
+            follow_ups = follow_ups[size:]
+            while len(inputs) < size and not exhausted:
+                nxt = next(source, None)
+                if nxt is None:
+                    exhausted = True
+                else:
+                    inputs.append({"id": str(nxt)})
+            if not inputs:
+                return
+            page = self._post(path, endpoint, {"inputs": inputs}, lane=lanes.ASSOCIATIONS)
+            for result in results_of(page, "association batch read"):
+                from_id = str((result.get("from") or {}).get("id"))
+                for entry in result.get("to") or []:
+                    self.stats.count_records(f"associations:{from_type}->{to_type}")
+                    yield from_id, entry
+                after = next_cursor(result)
+                if after:
+                    follow_ups.append({"id": from_id, "after": after})
+            self._note_batch_errors(page, f"{from_type}->{to_type}")
+
+    def _note_batch_errors(self, page: dict, what: str) -> None:
+        for error in (page.get("errors") or []) if isinstance(page, dict) else []:
+            sub = str(error.get("subCategory") or "")
+            if sub.endswith("NO_ASSOCIATIONS_FOUND"):
+                continue  # normal: the id simply has no associations of this type
+            logger.warning("association batch %s: %s %s (%s)", what, error.get("category"),
+                           error.get("message"), sub)
+            self.stats.record_error(f"batch:{error.get('category')}")
+
+    def association_labels(self, from_type: str, to_type: str) -> list[dict]:
+        """Association types/labels between two object types (v4 labels endpoint)."""
+        page = self._get(f"/crm/v4/associations/{_seg(from_type)}/{_seg(to_type)}/labels",
+                         "/crm/v4/associations/{fromObjectType}/{toObjectType}/labels")
+        return results_of(page, "association labels")
+
+
+def _numeric_id(record: dict) -> int:
+    try:
+        return int(record["id"])
+    except (KeyError, TypeError, ValueError):
+        raise MalformedResponse(f"record without a numeric id: {str(record)[:80]}") from None
+
+
+def _iso(value: Any) -> str:
+    """Events take ISO-8601 timestamps."""
+    ms = to_epoch_ms(value)
+    assert ms is not None
+    return dt.datetime.fromtimestamp(ms / 1000, dt.timezone.utc).isoformat(
+        timespec="milliseconds").replace("+00:00", "Z")

@@ -1,0 +1,249 @@
+"""The proactive rate limiter: every request takes a permit here first.
+
+Budgets are per limiter key (one key per HubSpot source account) and live in a
+store every process syncing that account can see:
+
+- ``sqlite``: one SQLite file per budget under a shared directory, guarded by a
+  file lock (all processes on one host);
+- ``redis``: a sorted set per budget (processes on any host);
+- ``memory``: per process, shared by the clients of that process (unit tests).
+
+Three budgets exist per key: the rolling ten-second one, the search one (per
+second) and the daily one. A request draws from the budgets of its *lane*.
+Waits are bounded: past `max_wait` a `LimiterTimeout` is raised, and a spent
+daily budget raises `RateLimitExhausted` at once (it cannot be waited out).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import hashlib
+import logging
+import os
+import random
+import re
+import threading
+import time
+from dataclasses import dataclass
+
+from pyrate_limiter import (Duration, InMemoryBucket, Limiter, Rate, RateItem, RedisBucket,
+                            SQLiteBucket)
+from pyrate_limiter.buckets.redis_bucket import LuaScript
+
+from .config import RateBudget
+from .errors import LimiterTimeout, RateLimitExhausted
+
+logger = logging.getLogger(__name__)
+
+STANDARD = "standard"
+SEARCH = "search"
+ASSOCIATIONS = "associations"
+LANES = (STANDARD, SEARCH, ASSOCIATIONS)
+
+
+@dataclass(frozen=True)
+class _BudgetSpec:
+    name: str
+    limit: int
+    interval_ms: int
+
+    @property
+    def rate(self) -> Rate:
+        return Rate(self.limit, self.interval_ms)
+
+
+def _budget_specs(budget: RateBudget) -> dict[str, _BudgetSpec]:
+    pad_ms = round(budget.window_pad_seconds * 1000)
+    return {
+        "ten_second": _BudgetSpec("ten_second", budget.usable_ten_second,
+                                  round(budget.window_seconds * 1000) + pad_ms),
+        "search": _BudgetSpec("search", budget.usable_search_per_second,
+                              round(budget.search_window_seconds * 1000) + pad_ms),
+        "daily": _BudgetSpec("daily", budget.usable_daily, int(Duration.DAY)),
+    }
+
+
+def _lane_budgets(budget: RateBudget) -> dict[str, tuple[str, ...]]:
+    """Which waitable budgets each lane draws from (the daily one always applies)."""
+    search = ("search", "ten_second") if budget.search_counts_toward_ten_second else ("search",)
+    assoc = ("ten_second",) if budget.associations_count_toward_ten_second else ()
+    return {STANDARD: ("ten_second",), SEARCH: search, ASSOCIATIONS: assoc}
+
+
+def _safe_key(key: str) -> str:
+    """A file/Redis-safe, collision-free rendering of the limiter key."""
+    cleaned = re.sub(r"[^A-Za-z0-9_.-]", "_", key)[:64]
+    digest = hashlib.sha1(key.encode()).hexdigest()[:8]
+    return f"{cleaned}-{digest}"
+
+
+# In-memory limiters are shared by every client of the process with the same key,
+# so two clients for one source in one process still respect one budget.
+_MEMORY_LIMITERS: dict[tuple[str, _BudgetSpec], Limiter] = {}
+_MEMORY_LOCK = threading.Lock()
+
+
+def _guard_of(bucket) -> threading.Lock:
+    """The thread lock of a bucket object: its put and decision must not interleave
+    between threads (buckets keep the last decision on the instance)."""
+    with _MEMORY_LOCK:
+        guard = getattr(bucket, "_hubspot_assets_guard", None)
+        if guard is None:
+            guard = threading.Lock()
+            bucket._hubspot_assets_guard = guard
+        return guard
+
+
+class _SharedRedisBucket(RedisBucket):
+    """RedisBucket that counts every entry since the window start.
+
+    The stock script counts entries up to the caller's own clock reading. With
+    several processes, another one may insert an entry stamped a moment *after*
+    our reading but before our script runs; the stock count misses it and both
+    requests pass (measured: a few 429s per run with four processes).
+    """
+
+    _ZCOUNT = "redis.call('ZCOUNT', bucket, window_start, now)"
+
+    @classmethod
+    def init(cls, rates, redis, bucket_key, algorithm=None):
+        script = LuaScript.PUT_ITEM.replace(cls._ZCOUNT,
+                                            "redis.call('ZCOUNT', bucket, window_start, '+inf')")
+        if script == LuaScript.PUT_ITEM:  # pyrate-limiter changed its script: fail loudly
+            raise RuntimeError("unexpected pyrate-limiter Redis script; review _SharedRedisBucket")
+        return cls(rates, redis, bucket_key, redis.script_load(script), algorithm)
+
+
+class RequestLimiter:
+    """Grants permits for one limiter key across the ten-second, search and daily budgets."""
+
+    def __init__(self, budget: RateBudget, key: str, *, backend: str = "memory",
+                 directory: str | None = None, redis_url: str | None = None,
+                 max_wait: float = 300.0) -> None:
+        self.budget = budget
+        self.key = key
+        self.backend = backend
+        self.max_wait = max_wait
+        self._specs = _budget_specs(budget)
+        self._lanes = _lane_budgets(budget)
+        self._owned: list[Limiter] = []
+        self._redis = None
+        self._limiters = {name: self._build(spec, directory, redis_url)
+                          for name, spec in self._specs.items()}
+        # The Limiter objects only schedule leaking; permits go straight to the buckets.
+        self._buckets = {name: lim.bucket_factory.bucket for name, lim in self._limiters.items()}
+        self._guards = {name: _guard_of(b) for name, b in self._buckets.items()}
+
+    def _build(self, spec: _BudgetSpec, directory: str | None, redis_url: str | None) -> Limiter:
+        safe = _safe_key(self.key)
+        if self.backend == "memory":
+            with _MEMORY_LOCK:
+                limiter = _MEMORY_LIMITERS.get((self.key, spec))
+                if limiter is None:
+                    limiter = Limiter(InMemoryBucket([spec.rate]))
+                    _MEMORY_LIMITERS[(self.key, spec)] = limiter
+                return limiter
+        if self.backend == "sqlite":
+            assert directory, "sqlite backend needs a directory"
+            os.makedirs(directory, exist_ok=True)
+            path = os.path.join(directory, f"{safe}.{spec.name}.sqlite")
+            bucket = SQLiteBucket.init_from_file([spec.rate], table=f"rl_{spec.name}",
+                                                 db_path=path, use_file_lock=True)
+        elif self.backend == "redis":
+            import redis  # imported lazily: only this backend needs it
+
+            if self._redis is None:
+                self._redis = redis.Redis.from_url(redis_url)
+            bucket = _SharedRedisBucket.init([spec.rate], self._redis,
+                                             f"hubspot_assets:ratelimit:{safe}:{spec.name}")
+        else:
+            raise ValueError(f"unknown limiter backend {self.backend!r}")
+        limiter = Limiter(bucket)
+        self._owned.append(limiter)
+        return limiter
+
+    def acquire(self, lane: str = STANDARD) -> float:
+        """Block until `lane` may send one request; returns the seconds waited."""
+        started = time.monotonic()
+        deadline = started + self.max_wait
+        for name in self._lanes[lane]:
+            self._take(name, lane, deadline)
+        self._take("daily", lane, None)
+        return time.monotonic() - started
+
+    def _take(self, name: str, lane: str, deadline: float | None) -> None:
+        """Put one item into budget `name`, sleeping as the store says until it fits.
+
+        pyrate-limiter's own blocking loop re-puts an item stamped with its
+        *first* attempt's time plus the planned sleep; when other threads or
+        processes share the store, that stamp lags real time and lets a shared
+        window over-admit. So each attempt here is a fresh, atomic check-and-put
+        (`put_decision`) stamped with the store's clock under the store's lock.
+        `deadline=None` means: do not wait at all (the daily budget).
+        """
+        bucket = self._buckets[name]
+        while True:
+            with self._locked(name, deadline):
+                decision = bucket.put_decision(RateItem(lane, bucket.now()))
+            if decision.allowed:
+                return
+            wait = (decision.retry_after_ms or 20) / 1000 + random.uniform(0.002, 0.01)
+            if deadline is None:
+                self._refuse_daily(wait)
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise self._timeout(name)
+            time.sleep(min(wait, left))
+
+    @contextlib.contextmanager
+    def _locked(self, name: str, deadline: float | None):
+        """The bucket's thread guard plus its store lock (SQLite's file lock),
+        both waited for no longer than the deadline allows."""
+        bucket = self._buckets[name]
+        store_lock = bucket.limiter_lock()
+        limit = (deadline if deadline is not None else time.monotonic() + self.max_wait)
+        if not self._guards[name].acquire(timeout=max(0.0, limit - time.monotonic())):
+            raise self._timeout(name)
+        try:
+            if store_lock is not None:
+                try:
+                    store_lock.acquire(timeout=max(0.0, limit - time.monotonic()))
+                except TimeoutError:  # filelock.Timeout: another process holds the file
+                    raise self._timeout(name) from None
+            try:
+                yield
+            finally:
+                if store_lock is not None:
+                    store_lock.release()
+        finally:
+            self._guards[name].release()
+
+    def _timeout(self, name: str) -> LimiterTimeout:
+        spec = self._specs[name]
+        return LimiterTimeout(
+            f"Waited {self.max_wait:.0f}s for the shared '{name}' rate budget "
+            f"({spec.limit} per {spec.interval_ms / 1000:g}s) of limiter key '{self.key}'",
+            hint="Other runs on the same HubSpot account are using the budget (or hold its "
+                 "lock); lower their concurrency or raise max_limiter_wait")
+
+    def _refuse_daily(self, wait: float) -> None:
+        resets = (dt.datetime.now(dt.timezone.utc) + dt.timedelta(seconds=wait)).isoformat(
+            timespec="seconds")
+        raise RateLimitExhausted(
+            f"The local daily budget of {self._specs['daily'].limit} requests for limiter key "
+            f"'{self.key}' is used up (rolling 24 h)", resets_at=resets,
+            hint=f"The next request fits at {resets}; resume the sync then, "
+                 "or raise RateBudget.daily if the account has a larger allowance")
+
+    def close(self) -> None:
+        """Release this client's buckets (shared in-memory ones stay for other clients)."""
+        for limiter in self._owned:
+            try:
+                limiter.close()
+            except Exception:  # closing must not mask the caller's own error
+                logger.debug("closing limiter failed", exc_info=True)
+        self._owned.clear()
+        if self._redis is not None:
+            self._redis.close()
+            self._redis = None

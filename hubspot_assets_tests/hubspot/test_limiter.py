@@ -1,0 +1,119 @@
+"""The proactive limiter: budgets hold, waits are bounded, stores are shared."""
+
+import threading
+import time
+import uuid
+
+import pytest
+import redis
+
+from hubspot_assets.hubspot.config import RateBudget
+from hubspot_assets.hubspot.errors import LimiterTimeout, RateLimitExhausted
+from hubspot_assets.hubspot.limiter import SEARCH, STANDARD, RequestLimiter
+
+# The pad (as in production) absorbs the delay between a grant and the moment the
+# test's thread notes it, like the delay between a grant and HubSpot's count.
+SMALL = RateBudget(ten_second=5, window_seconds=1.0, window_pad_seconds=0.1, daily=1000,
+                   search_per_second=2, search_window_seconds=0.5)
+
+
+def _key():
+    return f"test-{uuid.uuid4().hex[:8]}"
+
+
+def _grant_times(limiter, n, lane=STANDARD):
+    start = time.monotonic()
+    times = []
+    for _ in range(n):
+        limiter.acquire(lane)
+        times.append(time.monotonic() - start)
+    return times
+
+
+def _max_in_window(times, window):
+    times = sorted(times)
+    return max(sum(1 for t in times if s <= t < s + window) for s in times)
+
+
+def test_memory_budget_holds_and_reports_wait():
+    limiter = RequestLimiter(SMALL, _key(), backend="memory", max_wait=10)
+    times = _grant_times(limiter, 12)
+    assert _max_in_window(times, 1.0) <= 5
+    assert times[-1] >= 2.0  # 12 permits at 5 per window need two full windows of waiting
+
+
+def test_search_lane_has_its_own_budget():
+    limiter = RequestLimiter(SMALL, _key(), backend="memory", max_wait=10)
+    _grant_times(limiter, 5)  # standard budget spent
+    started = time.monotonic()
+    limiter.acquire(SEARCH)  # search is exempt from the ten-second budget
+    assert time.monotonic() - started < 0.2
+
+
+def test_wait_is_bounded():
+    limiter = RequestLimiter(SMALL, _key(), backend="memory", max_wait=0.3)
+    _grant_times(limiter, 5)
+    started = time.monotonic()
+    with pytest.raises(LimiterTimeout, match="max_limiter_wait"):
+        limiter.acquire(STANDARD)
+    assert time.monotonic() - started < 1.0
+
+
+def test_daily_budget_refuses_at_once():
+    budget = RateBudget(ten_second=100, daily=3, window_seconds=1.0)
+    limiter = RequestLimiter(budget, _key(), backend="memory", max_wait=10)
+    _grant_times(limiter, 3)
+    started = time.monotonic()
+    with pytest.raises(RateLimitExhausted, match="daily budget"):
+        limiter.acquire(STANDARD)
+    assert time.monotonic() - started < 0.5
+
+
+def test_memory_limiters_share_a_key_within_the_process():
+    key = _key()
+    a = RequestLimiter(SMALL, key, backend="memory")
+    b = RequestLimiter(SMALL, key, backend="memory")
+    times = []
+    start = time.monotonic()
+    for limiter in (a, b) * 5:
+        limiter.acquire(STANDARD)
+        times.append(time.monotonic() - start)
+    assert _max_in_window(times, 1.0) <= 5
+
+
+def _threads_share(make):
+    """Two limiters (as two processes would have) on one key, 3 threads each."""
+    key = _key()
+    limiters = [make(key), make(key)]
+    times, lock = [], threading.Lock()
+    start = time.monotonic()
+
+    def run(limiter):
+        for _ in range(3):
+            limiter.acquire(STANDARD)
+            with lock:
+                times.append(time.monotonic() - start)
+
+    threads = [threading.Thread(target=run, args=(lim,)) for lim in limiters for _ in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    for limiter in limiters:
+        limiter.close()
+    assert len(times) == 18
+    assert _max_in_window(times, 1.0) <= 5
+
+
+def test_sqlite_store_is_shared(tmp_path):
+    _threads_share(lambda key: RequestLimiter(SMALL, key, backend="sqlite",
+                                              directory=str(tmp_path), max_wait=20))
+
+
+def test_redis_store_is_shared():
+    try:
+        redis.Redis.from_url("redis://127.0.0.1:6379/0").ping()
+    except redis.RedisError:
+        pytest.skip("no Redis at 127.0.0.1:6379")
+    _threads_share(lambda key: RequestLimiter(SMALL, key, backend="redis",
+                                              redis_url="redis://127.0.0.1:6379/0", max_wait=20))

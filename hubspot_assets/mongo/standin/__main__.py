@@ -1,0 +1,40 @@
+"""`python -m hubspot_assets.mongo.standin --port N`: serve until SIGTERM/SIGINT.
+
+Prints the connection URI on one line (stdout) once it accepts connections.
+"""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+import threading
+
+from hubspot_assets.mongo.standin.server import MongoStandin
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="mongo-standin",
+        description="In-memory MongoDB stand-in (mockupdb + mongomock) for development and "
+                    "tests. Data is lost when it stops.")
+    parser.add_argument("--port", type=int, default=27017, help="TCP port; 0 picks a free one")
+    parser.add_argument("--host", default="127.0.0.1", help="address to bind (loopback)")
+    parser.add_argument("--verbose", action="store_true", help="log every request")
+    args = parser.parse_args(argv)
+
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+    standin = MongoStandin(port=args.port, host=args.host, verbose=args.verbose).start()
+    try:
+        print(standin.uri, flush=True)
+        while not stop.wait(1.0):
+            pass
+    finally:
+        standin.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,189 @@
+"""Write a record stream into its source's stream collection, batch by batch.
+
+No Dagster here: the IO manager, benchmarks and tools share this code.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import logging
+import time
+from collections.abc import Callable, Iterable
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import Any
+
+from pymongo import UpdateOne
+from pymongo.database import Database
+from pymongo.errors import AutoReconnect, BulkWriteError, ServerSelectionTimeoutError
+
+from hubspot_assets.mongo.connection import runs_collection, stream_collection
+from hubspot_assets.mongo.documents import coerce_record, seen_tag, upsert_spec
+from hubspot_assets.mongo.indexes import ensure_stream_indexes
+from hubspot_assets.mongo.stored_stream import run_key
+
+DUPLICATE_KEY = 11000
+# MongoDB's answers to a document over its 16 MB limit (BSONObjectTooLarge, and
+# "resulting document after update/upsert is larger than 16777216").
+TOO_LARGE = frozenset({10334, 17419, 17420})
+# A dropped connection leaves a bulk write's outcome unknown; its upserts are
+# idempotent, so the batch is sent again, up to this many times in all.
+WRITE_ATTEMPTS = 4
+
+log = logging.getLogger(__name__)
+
+
+@dataclasses.dataclass
+class WriteSummary:
+    """What one stage run wrote for one source."""
+
+    source_id: str
+    stage: str
+    run_id: str
+    collection: str
+    count: int = 0       # records consumed from the stream
+    new: int = 0         # documents inserted (new records and new versions)
+    unchanged: int = 0   # records whose exact version was already stored
+    batches: int = 0     # bulk writes sent
+    too_large: int = 0   # versions stored without `data` (over MongoDB's 16 MB limit)
+
+    def metadata(self) -> dict[str, Any]:
+        metadata = {
+            "dagster/partition_row_count": self.count,
+            "new": self.new,
+            "unchanged": self.unchanged,
+            "collection": self.collection,
+        }
+        if self.too_large:
+            metadata["too_large"] = self.too_large
+        return metadata
+
+
+def _utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.timezone.utc)
+
+
+def write_stream(db: Database, source_id: str, stage: str, run_id: str,
+                 records: Iterable[Any], batch_size: int = 1000,
+                 clock: Callable[[], dt.datetime] = _utcnow) -> WriteSummary:
+    """Upsert every record of `records` in unordered bulk writes of `batch_size`.
+
+    Lazy: at most two batches are held (one being written, one being built).
+
+    Records the run in `stream_runs` only after the stream is fully consumed,
+    so a failed run never becomes the materialization `load_input` reads.
+    """
+    if batch_size < 1:
+        raise ValueError("batch_size must be at least 1")
+    collection = stream_collection(db, source_id)
+    ensure_stream_indexes(collection)
+    summary = WriteSummary(source_id, stage, run_id, collection.name)
+    # One bulk write in flight on a helper thread while the next batch is
+    # built (hashing, HubSpot paging): at most two batches are held at once.
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="mongo-writer") as pool:
+        in_flight: Future | None = None
+        batch: list[UpdateOne] = []
+        now = clock()
+        for item in records:
+            record = coerce_record(item)
+            if not batch:
+                now = clock()  # one timestamp per batch is precise enough and cheap
+            doc_id, update = upsert_spec(record, source_id=source_id, stage=stage,
+                                         run_id=run_id, now=now)
+            batch.append(UpdateOne({"_id": doc_id}, update, upsert=True))
+            summary.count += 1
+            if len(batch) >= batch_size:
+                if in_flight is not None:
+                    in_flight.result()  # re-raises the writer's error here
+                in_flight = pool.submit(_flush, collection, batch, summary)
+                batch = []
+        if in_flight is not None:
+            in_flight.result()
+        if batch:
+            _flush(collection, batch, summary)
+    _record_run(db, summary, clock())
+    return summary
+
+
+def _flush(collection, batch: list[UpdateOne], summary: WriteSummary) -> None:
+    summary.batches += 1
+    try:
+        result = _bulk_write(collection, batch)
+        summary.new += result.upserted_count
+        summary.unchanged += result.matched_count
+        return
+    except BulkWriteError as exc:
+        details = exc.details
+    summary.new += details.get("nUpserted", 0)
+    summary.unchanged += details.get("nMatched", 0)
+    errors = details.get("writeErrors", [])
+    fatal = [e for e in errors if e.get("code") not in (DUPLICATE_KEY, *TOO_LARGE)]
+    if fatal:
+        raise BulkWriteError(details)
+    # Two writers upserting the same new _id at once: one wins, the other gets
+    # E11000. Retrying matches the winner's document, which is what we want.
+    # A version too large to store is kept as a document without its data, so
+    # the rest of the stream (and every later run) is not held up by it.
+    retry = []
+    for error in errors:
+        op = batch[error["index"]]
+        if error.get("code") in TOO_LARGE:
+            summary.too_large += 1
+            op = _without_data(op, summary)
+        retry.append(op)
+    result = _bulk_write(collection, retry)
+    summary.new += result.upserted_count
+    summary.unchanged += result.matched_count
+
+
+def _bulk_write(collection, ops: list[UpdateOne]):
+    """An unordered bulk write that survives dropped connections (failover, restart)."""
+    for attempt in range(1, WRITE_ATTEMPTS + 1):
+        try:
+            return collection.bulk_write(ops, ordered=False)
+        except ServerSelectionTimeoutError:
+            raise  # no server for the whole selection timeout: waiting more will not help
+        except AutoReconnect as exc:
+            if attempt == WRITE_ATTEMPTS:
+                raise
+            delay = 0.5 * 2 ** (attempt - 1)
+            log.warning("MongoDB connection lost during a bulk write to %s (%s); sending the "
+                        "batch again in %.1fs (attempt %d of %d)", collection.name,
+                        type(exc).__name__, delay, attempt + 1, WRITE_ATTEMPTS)
+            time.sleep(delay)
+    raise AssertionError("unreachable")
+
+
+def _without_data(op: UpdateOne, summary: WriteSummary) -> UpdateOne:
+    """The same version's upsert with `data` left out and the reason recorded."""
+    # pymongo keeps an UpdateOne's filter and update document in `_filter`/`_doc`.
+    update = {key: dict(value) for key, value in op._doc.items()}
+    inserted = update["$setOnInsert"]
+    log.error("source %s: %s %s %s is over MongoDB's 16 MB document limit; stored without "
+              "its data (data_omitted)", summary.source_id, inserted.get("kind"),
+              inserted.get("object_type"), inserted.get("hubspot_id"))
+    inserted["data"] = None
+    inserted["data_omitted"] = "over MongoDB's 16 MB document limit"
+    return UpdateOne(op._filter, update, upsert=True)
+
+
+def _record_run(db: Database, summary: WriteSummary, finished_at: dt.datetime) -> None:
+    runs = runs_collection(db)
+    key = run_key(summary.source_id, summary.stage)
+    previous = runs.find_one({"_id": key}, {"run_id": 1})
+    runs.replace_one(
+        {"_id": key},
+        {
+            "source_id": summary.source_id,
+            "stage": summary.stage,
+            "run_id": summary.run_id,
+            "seen_tag": seen_tag(summary.run_id, summary.stage),
+            "collection": summary.collection,
+            "count": summary.count,
+            "new": summary.new,
+            "unchanged": summary.unchanged,
+            "finished_at": finished_at,
+            "previous_run_id": previous["run_id"] if previous else None,
+        },
+        upsert=True,
+    )

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import signal
 import sys
 import tempfile
@@ -25,8 +26,6 @@ from hubspot_assets.devtools.services import MongoStandinService, SandboxService
 from hubspot_assets.devtools.sources_file import LocalSource, token_environment, write_sources_file
 
 DEMO_SOURCE_ID = "demo"
-STAGES = ("custom_object_schemas", "object_download_list", "object_records", "event_types",
-          "events", "relationships")
 
 
 def demo_sandbox_spec() -> dict:
@@ -58,7 +57,7 @@ def serve(args: argparse.Namespace) -> int:
     if port_in_use(args.port):
         print(f"port {args.port} is in use; pick another with --port", file=sys.stderr)
         return 2
-    workdir = Path(args.workdir or tempfile.mkdtemp(prefix="hubspot-demo-")).resolve()
+    workdir = _workdir(args, "hubspot-demo-")
     with ExitStack() as cleanup:
         print(f"demo files and logs: {workdir}")
         print("starting the HubSpot sandbox ...", flush=True)
@@ -81,7 +80,16 @@ def serve(args: argparse.Namespace) -> int:
         while all(p.alive() for p in stack.processes) and sandbox.process.alive():
             time.sleep(1)
         print("a demo process exited unexpectedly:\n" + stack.diagnostics(), file=sys.stderr)
+        args.keep_workdir = True  # its logs explain why
         return 1
+
+
+def _workdir(args: argparse.Namespace, prefix: str) -> Path:
+    """--workdir, or a temporary directory that main() removes unless something failed."""
+    if args.workdir:
+        return Path(args.workdir).resolve()
+    args.workdir_created = Path(tempfile.mkdtemp(prefix=prefix)).resolve()
+    return args.workdir_created
 
 
 def _print_instructions(url: str, sandbox_url: str, mongodb_uri: str | None, workdir: Path):
@@ -91,7 +99,7 @@ HubSpot sandbox:   {sandbox_url}   (source id: {DEMO_SOURCE_ID})
 MongoDB:           {mongodb_uri}   (database hubspot, collection source_{DEMO_SOURCE_ID}_stream)
 
 What to click:
-  1. {url}/locations/hubspot_assets/asset-groups/hubspot: the six stages and their lineage.
+  1. {url}/locations/hubspot_assets/asset-groups/hubspot: the stages and their lineage.
   2. Within ~30 s the hubspot_sources_sensor adds partition '{DEMO_SOURCE_ID}' and starts a
      first sync: watch it under Runs ({url}/runs).
   3. To sync again: select all assets -> Materialize all -> pick partition '{DEMO_SOURCE_ID}'
@@ -104,8 +112,8 @@ Logs: {workdir}/logs      Ctrl-C stops everything.
 # -- headless ---------------------------------------------------------------------------
 
 def run_headless(args: argparse.Namespace) -> int:
-    """Materializes the six stages for one source in this process; prints a table."""
-    workdir = Path(args.workdir or tempfile.mkdtemp(prefix="hubspot-headless-")).resolve()
+    """Materializes every asset of the sync job for one source in this process; prints a table."""
+    workdir = _workdir(args, "hubspot-headless-")
     with ExitStack() as cleanup:
         if args.source:
             source_id = args.source
@@ -125,7 +133,9 @@ def run_headless(args: argparse.Namespace) -> int:
             cleanup.callback(standin.stop)
             os.environ["MONGODB_URI"] = standin.start()
         os.environ.setdefault("HUBSPOT_LIMITER_DIR", str(workdir / "limiter"))
-        return _materialize(source_id, verbose=args.verbose)
+        code = _materialize(source_id, verbose=args.verbose)
+        args.keep_workdir = code != 0
+        return code
 
 
 def _materialize(source_id: str, verbose: bool = False) -> int:
@@ -147,7 +157,7 @@ def _materialize(source_id: str, verbose: bool = False) -> int:
     instance.add_dynamic_partitions(source_partitions.name, [source_id])
     job = defs.resolve_job_def("hubspot_sync")
     started = time.monotonic()
-    print(f"syncing source {source_id} (all six stages, in this process) ...", flush=True)
+    print(f"syncing source {source_id} (job hubspot_sync, in this process) ...", flush=True)
     # Quiet by default: the summary below reports failures without tracebacks.
     log_level = "DEBUG" if verbose else "CRITICAL"
     result = job.execute_in_process(
@@ -175,7 +185,7 @@ def main(argv: list[str] | None = None) -> int:
         description="Copy a (sandbox) HubSpot account into MongoDB with Dagster.",
     )
     parser.add_argument("--headless", action="store_true",
-                        help="materialize the six stages in this process and print a summary")
+                        help="run the hubspot_sync job in this process and print a summary")
     parser.add_argument("--source", help="with --headless: a source id of $HUBSPOT_SOURCES_FILE "
                         "(default: the sandbox's demo account)")
     parser.add_argument("--verbose", action="store_true",
@@ -191,11 +201,15 @@ def main(argv: list[str] | None = None) -> int:
     if args.source and not args.headless:
         parser.error("--source goes with --headless")
     _stop_on_sigterm()
+    args.keep_workdir, args.workdir_created = False, None
     try:
         return run_headless(args) if args.headless else serve(args)
     except KeyboardInterrupt:
         print("\nstopped", file=sys.stderr)
         return 130
+    finally:
+        if args.workdir_created and not args.keep_workdir:
+            shutil.rmtree(args.workdir_created, ignore_errors=True)
 
 
 if __name__ == "__main__":

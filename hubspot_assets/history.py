@@ -14,7 +14,10 @@ STAGE_FIELDS = (
     "dagster/partition_row_count", "new", "unchanged", "api_calls", "http_429s", "retries",
     "limiter_wait_seconds", "errors", "units", "units_failed", "skipped",
     "records", "archived_records", "events", "relationships", "schemas", "event_types",
-    "types_ready",
+    "types_ready", "units_retried",
+    # incremental syncs and consolidation
+    "mode", "watermark", "modified_records", "objects_new", "objects_changed", "objects_deleted",
+    "edges_new", "edges_changed", "edges_removed",
 )
 
 

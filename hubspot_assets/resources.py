@@ -32,6 +32,12 @@ class HubSpotResource(dg.ConfigurableResource):
     safety_margin: float = Field(
         default=0.0, description="Fraction of every HubSpot limit left unused for other apps."
     )
+    read_timeout: Optional[float] = Field(
+        default=None, description="Seconds to wait for a response before retrying (client default).")
+    max_attempts: Optional[int] = Field(
+        default=None, description="Attempts per request before its error is reported (client default).")
+    backoff_max: Optional[float] = Field(
+        default=None, description="Longest pause between attempts, seconds (client default).")
 
     def registry(self) -> Registry:
         """The registry file, read now (it may change while the code location runs)."""
@@ -53,5 +59,7 @@ class HubSpotResource(dg.ConfigurableResource):
             max_in_flight=self.max_in_flight,
             token_source=f"${source.token_env}",
             source_label=source.id,
+            **{knob: value for knob in ("read_timeout", "max_attempts", "backoff_max")
+               if (value := getattr(self, knob)) is not None},
         )
         return HubSpotClient(config, limiter_key=source.id)

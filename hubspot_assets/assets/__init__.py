@@ -1,5 +1,7 @@
-"""The stage assets, in lineage order."""
+"""The stage assets (HubSpot -> stream) and the consolidation assets (stream -> current state)."""
 
+from hubspot_assets.assets.consolidation import (CONSOLIDATION_ASSETS, consolidated_objects,
+                                                 consolidated_relationships)
 from hubspot_assets.assets.discovery import custom_object_schemas, event_types, object_download_list
 from hubspot_assets.assets.events import events
 from hubspot_assets.assets.records import object_records
@@ -13,3 +15,8 @@ STAGE_ASSETS = [
     events,
     relationships,
 ]
+
+ALL_ASSETS = [*STAGE_ASSETS, *CONSOLIDATION_ASSETS]
+
+__all__ = ["ALL_ASSETS", "CONSOLIDATION_ASSETS", "STAGE_ASSETS", "consolidated_objects",
+           "consolidated_relationships"]

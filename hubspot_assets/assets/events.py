@@ -5,16 +5,22 @@ from typing import Any
 import dagster as dg
 
 from hubspot_assets.assets.stage import stage_asset, stored_data, stream_stage
+from hubspot_assets.assets.sync_config import SyncConfig, stage_checkpoint
 from hubspot_assets.extract.events import event_records
+from hubspot_assets.mongo.resource import MongoResource
 from hubspot_assets.resources import HubSpotResource
 
 
 @stage_asset(
-    description="Every event of every event type (GET /events/v3/events), streamed.",
-    code_version="1",
+    description="Events of every event type (GET /events/v3/events), streamed: all on the "
+    "first run (or with full_refresh), afterwards those occurred since each type's watermark.",
+    code_version="2",
 )
-def events(context: dg.AssetExecutionContext, hubspot: HubSpotResource, event_types: Any) -> Any:
-    """All events of the discovered event types."""
+def events(context: dg.AssetExecutionContext, config: SyncConfig, hubspot: HubSpotResource,
+           mongo: MongoResource, event_types: Any) -> Any:
+    """The events of the discovered event types (new ones only, once watermarked)."""
     types = [data["eventType"] for data in stored_data(event_types)]
+    checkpoint = stage_checkpoint(context, mongo, config.policy())
     return stream_stage(context, hubspot, lambda client, _, report: event_records(
-        client, types, report, max_workers=hubspot.max_in_flight))
+        client, types, report, max_workers=hubspot.max_in_flight, plan=checkpoint.plan),
+        checkpoint)

@@ -5,19 +5,28 @@ from typing import Any
 import dagster as dg
 
 from hubspot_assets.assets.stage import stage_asset, stored_data, stream_stage
+from hubspot_assets.assets.sync_config import SyncConfig, stage_checkpoint
 from hubspot_assets.extract.records import object_records as fetch_object_records
+from hubspot_assets.mongo.resource import MongoResource
 from hubspot_assets.resources import HubSpotResource
 
 
 @stage_asset(
-    description="Every record of every listed object type with all its properties, live and "
-    "archived, streamed into source_{id}_stream; types fetched concurrently.",
-    code_version="1",
+    description="Records of every listed object type with all their properties, streamed into "
+    "source_{id}_stream: in full on the first run (or with full_refresh), afterwards only "
+    "those modified since each type's watermark (CRM search); archived records always.",
+    code_version="2",
 )
 def object_records(
-    context: dg.AssetExecutionContext, hubspot: HubSpotResource, object_download_list: Any
+    context: dg.AssetExecutionContext,
+    config: SyncConfig,
+    hubspot: HubSpotResource,
+    mongo: MongoResource,
+    object_download_list: Any,
 ) -> Any:
-    """All records of the download list's ready types."""
+    """All records of the download list's ready types, or those changed since the last run."""
     entries = stored_data(object_download_list)
+    checkpoint = stage_checkpoint(context, mongo, config.policy())
     return stream_stage(context, hubspot, lambda client, _, report: fetch_object_records(
-        client, entries, report, max_workers=hubspot.max_in_flight))
+        client, entries, report, max_workers=hubspot.max_in_flight, plan=checkpoint.plan),
+        checkpoint)

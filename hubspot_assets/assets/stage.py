@@ -8,6 +8,7 @@ from typing import Any
 import dagster as dg
 
 from hubspot_assets.extract.report import FATAL_ERRORS, StageReport
+from hubspot_assets.incremental.checkpoint import Checkpoint
 from hubspot_assets.mongo.documents import StreamRecord
 from hubspot_assets.partitions import source_partitions
 from hubspot_assets.registry import RegistryError, Source
@@ -46,13 +47,16 @@ class StageStream:
 
     It owns the HubSpot client: the client must live until the last record is
     fetched, which happens after the asset function has returned, so the stream
-    closes it. ``metadata()`` is read by the IO manager once the stream is spent.
+    closes it. ``metadata()`` is read by the IO manager once the stream is spent;
+    ``on_written()`` is called by it once every record is stored, and commits
+    the run's watermarks (never earlier: a failed run must not skip data).
     """
 
     def __init__(self, produce: Callable[[], Iterator[StreamRecord]], report: StageReport,
-                 client: Any):
+                 client: Any, checkpoint: Checkpoint | None = None):
         self._produce = produce
         self._client = client
+        self._checkpoint = checkpoint
         self.report = report
         self.produced = 0
 
@@ -70,12 +74,18 @@ class StageStream:
         finally:
             self._client.close()
 
+    def on_written(self, summary: Any) -> None:
+        """The IO manager stored every record: advance the watermarks."""
+        if self._checkpoint is not None:
+            self._checkpoint.commit(summary.run_id)
+
     def metadata(self) -> dict[str, Any]:
-        """Stage counts, API usage and errors, as Dagster metadata."""
+        """Stage counts, API usage and errors (and sync mode), as Dagster metadata."""
         stats = self._client.stats.snapshot()
         report = self.report.metadata()
         details = report.pop("error_details")
         return {
+            **(self._checkpoint.metadata() if self._checkpoint else {}),
             **report,
             "api_calls": stats.get("calls_total", 0),
             "http_429s": stats.get("rate_limited_429s", 0),
@@ -104,10 +114,14 @@ def stream_stage(
     context: dg.AssetExecutionContext,
     hubspot: Any,
     produce: Callable[[Any, Source, StageReport], Iterator[StreamRecord]],
+    checkpoint: Checkpoint | None = None,
 ) -> StageStream:
-    """The stage's record stream: ``produce(client, source, report)``, run as the IO manager writes."""
+    """The stage's record stream: ``produce(client, source, report)``, run as the IO manager writes.
+
+    ``checkpoint``: the watermarks to commit once the stream is stored.
+    """
     source, client, report = open_stage(context, hubspot)
-    return StageStream(lambda: produce(client, source, report), report, client)
+    return StageStream(lambda: produce(client, source, report), report, client, checkpoint)
 
 
 def stored_data(stream: Any) -> list[dict[str, Any]]:

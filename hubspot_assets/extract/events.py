@@ -1,12 +1,14 @@
-"""Events stage: every event of every event type."""
+"""Events stage: every event of every event type, in full or since a watermark."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
+from functools import partial
 from typing import Any
 
 from hubspot_assets.extract.interleave import interleave
 from hubspot_assets.extract.report import StageReport
+from hubspot_assets.incremental.plan import SyncPlan
 from hubspot_assets.mongo.documents import EVENT, StreamRecord
 
 
@@ -16,11 +18,15 @@ def event_records(
     report: StageReport,
     *,
     max_workers: int,
+    plan: SyncPlan | None = None,
 ) -> Iterator[StreamRecord]:
-    """Events of every type, types fetched concurrently."""
+    """Events of every type (those occurred since the type's watermark, if any), concurrently."""
+    plan = plan or SyncPlan.full()
 
     def fetch(event_type: str) -> Iterator[StreamRecord]:
-        for event in report.guarded(event_type, client.iter_events(event_type)):
+        events = plan.track(event_type, partial(
+            client.iter_events, event_type, occurred_after=plan.since(event_type)))
+        for event in report.guarded(event_type, events):
             report.count("events")
             yield StreamRecord(EVENT, event_type, str(event["id"]), event, event.get("occurredAt"))
 

@@ -1,12 +1,14 @@
-"""Object records stage: every record of every listed type, live and archived."""
+"""Object records stage: every listed type's records, in full or changed since a watermark."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
+from functools import partial
 from typing import Any
 
 from hubspot_assets.extract.interleave import interleave
 from hubspot_assets.extract.report import StageReport
+from hubspot_assets.incremental.plan import SyncPlan
 from hubspot_assets.mongo.documents import OBJECT, StreamRecord
 
 
@@ -16,12 +18,16 @@ def object_records(
     report: StageReport,
     *,
     max_workers: int,
+    plan: SyncPlan | None = None,
 ) -> Iterator[StreamRecord]:
     """Records of every ready download-list entry, types fetched concurrently.
 
-    Archived records are listed too (``archived=true``): it is the only way
-    HubSpot shows deletes.
+    A type with a watermark in ``plan`` is read through CRM search (records
+    modified since the watermark); others are listed in full. Archived
+    records are always listed in full (``archived=true``): it is the only way
+    HubSpot shows deletes, and it holds only ~90 days of them.
     """
+    plan = plan or SyncPlan.full()
     units = [
         (entry, archived)
         for entry in entries
@@ -32,9 +38,17 @@ def object_records(
     def fetch(unit: tuple[dict[str, Any], bool]) -> Iterator[StreamRecord]:
         entry, archived = unit
         object_type = entry["objectType"]
-        counter = "archived_records" if archived else "records"
-        records = client.iter_objects(object_type, entry["properties"], archived=archived)
-        label = f"{object_type} (archived)" if archived else object_type
+        properties = entry["properties"]
+        if archived:
+            counter, label = "archived_records", f"{object_type} (archived)"
+            records = partial(client.iter_objects, object_type, properties, archived=True)
+        elif (since := plan.since(object_type)) is None:
+            counter, label = "records", object_type
+            records = plan.track(object_type, partial(client.iter_objects, object_type, properties))
+        else:
+            counter, label = "modified_records", f"{object_type} (modified)"
+            records = plan.track(object_type, partial(
+                client.search_modified, object_type, since, properties=properties))
         for record in report.guarded(label, records):
             report.count(counter)
             yield StreamRecord(OBJECT, object_type, str(record["id"]), record,

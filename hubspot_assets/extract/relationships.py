@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
+from functools import partial
 from itertools import islice
 from typing import Any
 
 from hubspot_assets.extract.interleave import interleave
 from hubspot_assets.extract.report import StageReport
 from hubspot_assets.hubspot import catalog
+from hubspot_assets.incremental.plan import SyncPlan
 from hubspot_assets.mongo.documents import RELATIONSHIP, StreamRecord
 
 #: HubSpot rejects association batch reads of more than 1,000 inputs.
@@ -45,22 +47,37 @@ def relationship_records(
     report: StageReport,
     *,
     max_workers: int,
+    plan: SyncPlan | None = None,
 ) -> Iterator[StreamRecord]:
     """One record per association edge, every page of every object.
 
     ``ids_of(object_type)`` yields the ids of that type's live records lazily;
-    they are read in batches of 1,000 and the batches run concurrently.
+    they are read in batches of 1,000 and the batches run concurrently. Every
+    run is a full sweep; ``plan`` learns which pairs were swept completely
+    (only those may have edges marked removed downstream).
     """
+    plan = plan or SyncPlan.full()
+    pairs = list(pairs)
+    for from_type, to_type in pairs:
+        plan.expect(pair_unit(from_type, to_type))
+
+    # Pairs sharing a from-type share one read of its ids (a full collection
+    # scan each in some stores), not one read per pair.
+    targets: dict[str, list[str]] = {}
+    for from_type, to_type in pairs:
+        targets.setdefault(from_type, []).append(to_type)
 
     def batches() -> Iterator[tuple[str, str, list[str]]]:
-        for from_type, to_type in pairs:
+        for from_type, to_types in targets.items():
             ids = iter(ids_of(from_type))
             while batch := list(islice(ids, BATCH_SIZE)):
-                yield from_type, to_type, batch
+                for to_type in to_types:
+                    yield from_type, to_type, batch
 
     def fetch(unit: tuple[str, str, list[str]]) -> Iterator[StreamRecord]:
         from_type, to_type, ids = unit
-        associations = client.iter_associations(from_type, to_type, ids)
+        associations = plan.track(pair_unit(from_type, to_type), partial(
+            client.iter_associations, from_type, to_type, ids))
         label = f"{from_type}->{to_type} ({ids[0]}..{ids[-1]})"
         for from_id, target in report.guarded(label, associations):
             report.count("relationships")
@@ -74,3 +91,8 @@ def relationship_records(
             yield StreamRecord(RELATIONSHIP, from_type, str(from_id), data, None)
 
     yield from interleave(batches(), fetch, max_workers=max_workers)
+
+
+def pair_unit(from_type: str, to_type: str) -> str:
+    """The unit name of an association pair, as fetched (one direction)."""
+    return f"{from_type}->{to_type}"

@@ -3,16 +3,18 @@
 The product's error policy: an API error on one unit (an object type, an event
 type, an association pair) is logged with its details, the stage goes on with
 the other units, and the error is reported in the metadata and the job
-history. Errors that no other unit could survive (a bad token, the daily
-budget spent) stop the stage.
+history. A unit that failed with a retryable error past the client's own
+retries is fetched again from the start first (see ``guarded``). Errors that
+no other unit could survive (a bad token, the daily budget spent) stop the stage.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any, TypeVar
 
 from hubspot_assets.hubspot.errors import HubSpotError, RateLimitExhausted, Unauthorized
@@ -25,6 +27,12 @@ FATAL_ERRORS: tuple[type[BaseException], ...] = (Unauthorized, RateLimitExhauste
 
 #: At most this many error details are kept; the count stays exact.
 MAX_ERROR_DETAILS = 200
+
+#: Fetches of one unit when it fails with a retryable error past the client's
+#: own retries (e.g. a cursor that keeps failing in the middle of paging).
+UNIT_ATTEMPTS = 3
+#: Seconds before the second fetch of a unit; the third waits twice as long.
+UNIT_RETRY_DELAY = 2.0
 
 
 class StageFailed(RuntimeError):
@@ -69,16 +77,39 @@ class StageReport:
             if len(self.errors) < MAX_ERROR_DETAILS:
                 self.errors.append(detail)
 
-    def guarded(self, unit: str, items: Iterable[T]) -> Iterator[T]:
+    def unit_retried(self, unit: str, error: HubSpotError, attempt: int) -> None:
+        """Record a failed fetch of a unit that is about to be fetched again."""
+        detail = {**error_detail(unit, error), "retried": True, "attempt": attempt}
+        log.warning("source %s, stage %s: %s failed (attempt %d of %d), fetching it again: %s",
+                    self.source_id, self.stage, unit, attempt, UNIT_ATTEMPTS, detail["message"])
+        with self._lock:
+            self.error_count += 1
+            self.counts["units_retried"] += 1
+            if len(self.errors) < MAX_ERROR_DETAILS:
+                self.errors.append(detail)
+
+    def guarded(self, unit: str, items: Iterable[T] | Callable[[], Iterable[T]]) -> Iterator[T]:
         """Yield ``items`` as one unit of work: an API error ends the unit, not the stage.
 
         Items already yielded stay written; the error is recorded with its details.
+        Given a callable, a unit that fails with a retryable error is fetched
+        again from the start (up to UNIT_ATTEMPTS times): the records it yields
+        again are the same versions, which the writer's upserts by ``_id`` store
+        once, so a restart loses nothing and duplicates nothing.
         """
         self.unit_started()
-        try:
-            yield from items
-        except HubSpotError as exc:
-            self.unit_failed(unit, exc)
+        attempts = UNIT_ATTEMPTS if callable(items) else 1
+        for attempt in range(1, attempts + 1):
+            try:
+                yield from (items() if callable(items) else items)
+                return
+            except HubSpotError as exc:
+                if attempt < attempts and exc.retryable:
+                    self.unit_retried(unit, exc, attempt)
+                    time.sleep(UNIT_RETRY_DELAY * attempt)
+                    continue
+                self.unit_failed(unit, exc)
+                return
 
     def note(self, unit: str, reason: str, **details: Any) -> None:
         """Record something skipped on purpose (not an error), e.g. a missing scope."""

@@ -155,7 +155,7 @@ class HubSpotClient:
 
     def _list_records(self, object_type: str, names: list[str], archived: bool) -> Iterator[dict]:
         for page in self._list_pages(object_type, names, archived):
-            yield from results_of(page, "list objects")
+            yield from results_of(page, "list objects", key="id")
 
     def _list_then_batch_read(self, object_type: str, names: list[str]) -> Iterator[dict]:
         """List ids page by page; batch-read each page with every property.
@@ -164,7 +164,7 @@ class HubSpotClient:
         most three pages in memory).
         """
         def read_page(page: dict) -> list[dict]:
-            ids = [str(r["id"]) for r in results_of(page, "list objects")]
+            ids = [str(r["id"]) for r in results_of(page, "list objects", key="id")]
             found = {str(r["id"]): r for r in self._batch_read_once(object_type, ids, names)}
             missing = [i for i in ids if i not in found]
             if missing:
@@ -192,14 +192,14 @@ class HubSpotClient:
         high: list[int] = [-1 for _ in others]
         done = [False for _ in others]
         for page in lead:
-            records = results_of(page, "list objects")
+            records = results_of(page, "list objects", key="id")
             if not records:
                 continue
             top = max(_numeric_id(r) for r in records)
             for i, pager in enumerate(others):
                 while not done[i] and high[i] < top:
                     try:
-                        extra = results_of(next(pager), "list objects")
+                        extra = results_of(next(pager), "list objects", key="id")
                     except StopIteration:
                         done[i] = True
                         break
@@ -239,7 +239,7 @@ class HubSpotClient:
         body = {"inputs": [{"id": i} for i in ids], "properties": names}
         page = self._post(f"/crm/v3/objects/{_seg(object_type)}/batch/read",
                           "/crm/v3/objects/{objectType}/batch/read", body)
-        return results_of(page, "batch read")
+        return results_of(page, "batch read", key="id")
 
     def search_modified(self, object_type: str, since: Any, until: Any = None,
                         properties: list[str] | None = None,
@@ -292,7 +292,7 @@ class HubSpotClient:
 
         def records() -> Iterator[dict]:
             for page in iter_pages(fetch, "GET /events/v3/events"):
-                yield from results_of(page, "events")
+                yield from results_of(page, "events", key="id")
 
         return self._count(records(), f"events:{event_type}")
 

@@ -8,15 +8,22 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import time
 from typing import Any, Callable, Iterable, Iterator
 from urllib.parse import quote_plus
 
-from .errors import MalformedResponse
+from .errors import HubSpotError, MalformedResponse
 
 logger = logging.getLogger(__name__)
 
 # Room kept in every URL for the `after` cursor, which HubSpot may lengthen.
 CURSOR_RESERVE = 256
+
+# A page behind a cursor that still fails after the transport's retries gets
+# this many more rounds of them, after a pause of CURSOR_RESUME_PAUSE seconds
+# times the round: paging resumes from the cursor instead of starting over.
+CURSOR_RESUME_ROUNDS = 2
+CURSOR_RESUME_PAUSE = 1.0
 
 
 def next_cursor(page: dict) -> str | None:
@@ -26,13 +33,22 @@ def next_cursor(page: dict) -> str | None:
     return str(after) if after not in (None, "") else None
 
 
-def results_of(page: Any, what: str) -> list:
-    """The `results` list of a page, or a MalformedResponse naming the endpoint."""
+def results_of(page: Any, what: str, key: str | None = None) -> list:
+    """The `results` list of a page, or a MalformedResponse naming the endpoint.
+
+    With `key` (e.g. "id" for records and events), every result must be an
+    object holding it: a record without an id could be neither stored nor
+    told apart from another, so the whole page counts as malformed.
+    """
     results = page.get("results") if isinstance(page, dict) else None
     if results is None:
         results = []
     if not isinstance(results, list):
         raise MalformedResponse(f"{what}: 'results' is not a list")
+    if key is not None:
+        for result in results:
+            if not isinstance(result, dict) or result.get(key) in (None, ""):
+                raise MalformedResponse(f"{what}: a result without {key!r}: {str(result)[:80]}")
     return results
 
 
@@ -44,7 +60,7 @@ def iter_pages(fetch: Callable[[str | None], dict], what: str) -> Iterator[dict]
     after: str | None = None
     seen: set[str] = set()
     while True:
-        page = fetch(after)
+        page = _fetch_resuming(fetch, after, what)
         yield page
         after = next_cursor(page)
         if after is None:
@@ -54,6 +70,22 @@ def iter_pages(fetch: Callable[[str | None], dict], what: str) -> Iterator[dict]
         seen.add(after)
         if len(seen) > 10_000:  # keep the loop guard itself bounded
             seen.clear()
+
+
+def _fetch_resuming(fetch: Callable[[str | None], dict], after: str | None, what: str) -> dict:
+    """`fetch(after)`, resuming a failing cursor a few times before giving up on it."""
+    for round_ in range(1, CURSOR_RESUME_ROUNDS + 2):
+        try:
+            return fetch(after)
+        except HubSpotError as exc:
+            if after is None or not exc.retryable or round_ > CURSOR_RESUME_ROUNDS:
+                raise
+            pause = CURSOR_RESUME_PAUSE * round_
+            logger.warning("%s: the page after cursor %s failed past the retries (%s); "
+                           "resuming from it in %.1fs (round %d of %d)", what, after[:24],
+                           exc.problem, pause, round_, CURSOR_RESUME_ROUNDS)
+            time.sleep(pause)
+    raise AssertionError("unreachable")
 
 
 def chunk_properties(names: Iterable[str], url_without_properties: str,
@@ -173,7 +205,7 @@ class SearchWindows:
         after: str | None = None
         while True:
             page = self.fetch({**body, "after": after} if after else body)
-            results = results_of(page, "search")
+            results = results_of(page, "search", key="id")
             yield from results
             consumed += len(results)
             after = next_cursor(page)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import random
 import threading
 
-from .config import ALL_FAULT_KINDS
+from .config import CURSOR_FAULT, KNOWN_FAULT_KINDS
 
 HTML_ERROR_PAGE = (
     "<!DOCTYPE html><html><head><title>502 Bad Gateway</title></head>"
@@ -23,11 +23,12 @@ NON_JSON_BODY = "upstream connect error or disconnect/reset before headers. rese
 class FaultInjector:
     def __init__(self, rate: float, kinds: tuple[str, ...], seed: int):
         self._lock = threading.Lock()
+        self._failing: dict[str, int] = {}  # cursor -> failures still to answer
         self.configure(rate, kinds, seed)
 
     def configure(self, rate: float, kinds, seed: int) -> None:
         kinds = tuple(kinds)
-        unknown = set(kinds) - set(ALL_FAULT_KINDS)
+        unknown = set(kinds) - set(KNOWN_FAULT_KINDS)
         if unknown:
             raise ValueError(f"unknown fault kinds {sorted(unknown)}")
         with self._lock:
@@ -35,6 +36,7 @@ class FaultInjector:
             self.kinds = kinds
             self.seed = seed
             self._rng = random.Random(seed)
+            self._failing.clear()
 
     def draw(self) -> str | None:
         """The fault kind for the next API request, or None (answer normally)."""
@@ -44,3 +46,18 @@ class FaultInjector:
             roll = self._rng.random()
             kind = self.kinds[self._rng.randrange(len(self.kinds))]
         return kind if roll < self.rate else None
+
+    def cursor_fails(self, cursor: str | None, drawn: str | None, failures: int) -> bool:
+        """Whether a request carrying paging `cursor` fails.
+
+        A drawn `cursor` fault makes that cursor fail `failures` times in a row,
+        whoever asks for it: more than a client's retries, so only resuming the
+        listing later recovers.
+        """
+        if not cursor:
+            return False
+        with self._lock:
+            left = self._failing.pop(cursor, 0) or (failures if drawn == CURSOR_FAULT else 0)
+            if left > 1:
+                self._failing[cursor] = left - 1
+        return left > 0

@@ -143,6 +143,19 @@ class SandboxServer:
 _BAD_JSON = object()
 
 
+def _cursor_of(params: dict, body) -> str | None:
+    """The paging cursor a request carries (query `after`, body `after` or an input's)."""
+    if params.get("after"):
+        return params["after"][-1]
+    if isinstance(body, dict):
+        if body.get("after"):
+            return str(body["after"])
+        for item in body.get("inputs") or []:
+            if isinstance(item, dict) and item.get("after"):
+                return str(item["after"])
+    return None
+
+
 class _Dropped(Exception):
     """The handler closed the connection on purpose (a fault)."""
 
@@ -275,6 +288,13 @@ class _Handler(BaseHTTPRequestHandler):
                 return
             self._latency()
             fault = ctx["fault"] = sb.faults.draw()
+            if sb.faults.cursor_fails(_cursor_of(params, body), fault, sb.config.cursor_failures):
+                ctx["fault"] = "cursor"
+                self._json(503, api.error_body("Service Unavailable: the cursor's backend is "
+                                               "down, please retry", "SERVICE_UNAVAILABLE"))
+                return
+            if fault == "cursor":  # drawn for a request without a cursor: nothing to fail
+                fault = ctx["fault"] = None
             if fault and self._fault_answered(fault):
                 return
             if fault == "slow":

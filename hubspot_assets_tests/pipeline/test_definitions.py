@@ -7,7 +7,7 @@ from pathlib import Path
 
 import dagster as dg
 
-from hubspot_assets.assets import STAGE_ASSETS
+from hubspot_assets.assets import CONSOLIDATION_ASSETS, STAGE_ASSETS
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -37,7 +37,7 @@ def test_six_stage_assets_form_one_lineage_graph_with_the_house_settings():
         "object_records": {"object_download_list"},
         "event_types": set(),
         "events": {"event_types"},
-        "relationships": {"object_download_list", "object_records"},
+        "relationships": {"object_download_list", "consolidated_objects"},
     }
     for key in keys:
         node = graph.get(key)
@@ -45,9 +45,19 @@ def test_six_stage_assets_form_one_lineage_graph_with_the_house_settings():
         assert node.owners and node.group_name == "hubspot"
         assert node.code_version and node.description
         assert node.partitions_def.name == "hubspot_sources"
+    consolidation = {a.key.to_user_string(): a for a in CONSOLIDATION_ASSETS}
+    assert {k: {p.to_user_string() for p in graph.get(a.key).parent_keys}
+            for k, a in consolidation.items()} == {
+        "consolidated_objects": {"object_records"},
+        "consolidated_relationships": {"relationships", "consolidated_objects"},
+    }
+    for asset in CONSOLIDATION_ASSETS:
+        node = graph.get(asset.key)
+        assert node.kinds == {"mongodb"} and node.group_name == "hubspot"
+        assert node.partitions_def.name == "hubspot_sources"
     checks = {k.name for k in graph.asset_check_keys}
     assert checks == {"no_api_errors"}
-    assert {j.name for j in defs.jobs} >= {"hubspot_sync"}
+    assert {j.name for j in defs.jobs} >= {"hubspot_sync", "hubspot_full_resync"}
     sensors = {s.name for s in defs.sensors}
     assert sensors == {"hubspot_sources_sensor", "job_history_on_success",
                        "job_history_on_failure", "job_history_on_canceled"}

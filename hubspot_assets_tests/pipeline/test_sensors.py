@@ -76,9 +76,12 @@ def test_history_records_a_successful_run_with_stage_counts(pipeline, sandbox_fa
     assert result.success
     assert document["status"] == "SUCCESS" and document["source_id"] == "hist"
     assert set(document["stages"]) == {"custom_object_schemas", "object_download_list",
-                                       "object_records", "event_types", "events", "relationships"}
+                                       "object_records", "event_types", "events", "relationships",
+                                       "consolidated_objects", "consolidated_relationships"}
     assert document["stages"]["object_records"]["records"] > 25
-    assert document["api_calls"] == sum(s["api_calls"] for s in document["stages"].values())
+    assert document["stages"]["object_records"]["mode"] == "full"
+    assert document["stages"]["consolidated_objects"]["objects_new"] > 25
+    assert document["api_calls"] == sum(s.get("api_calls", 0) for s in document["stages"].values())
     assert document["api_calls"] == server.stats()["total"]
     skipped = [e for e in document["errors"] if e.get("skipped")]
     assert [(e["stage"], e["unit"]) for e in skipped] == [("object_download_list", "deals")]

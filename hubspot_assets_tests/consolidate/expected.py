@@ -1,0 +1,62 @@
+"""The consolidated collections compared with the sandbox's ground truth."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from typing import Any
+
+from hubspot_assets.consolidate.timestamps import aware, epoch_ms
+from hubspot_assets.devtools.verify import Comparison, _lines
+from hubspot_assets.sandbox import truth
+
+
+def _ms(value: Any) -> int | None:
+    """Epoch ms of a HubSpot timestamp or of a (naive UTC) datetime from pymongo."""
+    if isinstance(value, dt.datetime):
+        return round(aware(value).timestamp() * 1000)
+    return epoch_ms(value)
+
+
+def _object_line(hubspot_id, archived, properties, created, updated, archived_at) -> tuple:
+    """What must match, hashable (sorted items: cheaper than canonical JSON of 400 properties)."""
+    return (str(hubspot_id), bool(archived), tuple(sorted(properties.items())), _ms(created),
+            _ms(updated), _ms(archived_at))
+
+
+def compare_consolidated(db: Any, source_id: str, account: Any) -> Comparison:
+    """Objects (archived marked deleted) and active edges of ``account`` in the current state."""
+    result = Comparison()
+    # One read per collection: the stand-in scans a whole collection per query.
+    objects: dict[str, list[tuple]] = defaultdict(list)
+    for d in db[f"source_{source_id}_objects"].find():
+        objects[d["object_type"]].append(_object_line(
+            d["hubspot_id"], d["deleted"], d["properties"], d["created_at"], d["updated_at"],
+            d["archived_at"]))
+    edges: dict[frozenset, list[dict]] = defaultdict(list)
+    for e in db[f"source_{source_id}_relationships"].find({"removed": False}):
+        edges[frozenset((e["from_type"], e["to_type"]))].append(e)
+
+    def denied(object_type: str) -> bool:
+        return account.is_denied(account.resolve(object_type))
+
+    for object_type in truth.object_types(account):
+        if denied(object_type):
+            continue
+        expected = [
+            _object_line(r["id"], r["archived"], r["properties"], r["createdAt"], r["updatedAt"],
+                         r.get("archivedAt"))
+            for archived in (False, True)
+            for r in truth.iter_records(account, object_type, archived=archived)]
+        result.add(f"objects {object_type}", expected, objects.pop(object_type, []))
+    for child, parent in account.pairs:
+        if denied(child) or denied(parent):
+            continue
+        active = edges[frozenset((child, parent))]
+        from_type = active[0]["from_type"] if active else child
+        to_type = parent if from_type == child else child
+        expected = _lines((from_id, str(to["toObjectId"]), to["associationTypes"])
+                          for from_id, to in truth.iter_associations(account, from_type, to_type))
+        found = _lines((e["from_id"], e["to_id"], e["association_types"]) for e in active)
+        result.add(f"edges {from_type}->{to_type}", expected, found)
+    return result

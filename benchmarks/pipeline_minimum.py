@@ -1,0 +1,97 @@
+"""The fewest API calls a full sync of a sandbox account can take, per stage and endpoint.
+
+Computed from the sandbox's ground truth and the client's page sizes, for the
+client's design: one list page per 100 records when every property name fits
+in one URL, else list pages plus batch reads of each page (live records) or one
+listing per property chunk (archived records); association batches of 1,000 ids
+for every pair the pipeline must ask about (an empty pair cannot be known
+without asking), plus one call per extra page of an object with more
+associations than a page holds; one events page per 100 events.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from collections import Counter
+from urllib.parse import quote
+
+from hubspot_assets.extract.discovery import candidate_types
+from hubspot_assets.extract.relationships import association_pairs
+from hubspot_assets.hubspot.config import ClientConfig
+from hubspot_assets.hubspot.paging import chunk_properties
+from hubspot_assets.sandbox import truth
+
+LIST = "GET /crm/v3/objects/{objectType}"
+BATCH_READ = "POST /crm/v3/objects/{objectType}/batch/read"
+PROPERTIES = "GET /crm/v3/properties/{objectType}"
+SCHEMAS = "GET /crm/v3/schemas"
+EVENT_TYPES = "GET /events/v3/events/event-types"
+EVENTS = "GET /events/v3/events"
+ASSOCIATIONS = "POST /crm/v4/associations/{fromObjectType}/{toObjectType}/batch/read"
+
+
+class _Everything:
+    """A source without include/exclude filters."""
+
+    @staticmethod
+    def wants(*names: str) -> bool:
+        return True
+
+
+def _pages(n: int, size: int) -> int:
+    """Calls to list n items: an empty listing still costs one call."""
+    return max(1, math.ceil(n / size))
+
+
+def _chunks(config: ClientConfig, base_url: str, object_type: str, names: list[str],
+            archived: bool) -> int:
+    probe = (f"{base_url}/crm/v3/objects/{quote(object_type, safe='')}?limit={config.page_size}"
+             f"&archived={'true' if archived else 'false'}&after=")
+    return len(chunk_properties(names, probe, config.max_url_length))
+
+
+def _extra_association_pages(account, from_type: str, to_type: str, page_size: int) -> int:
+    """Follow-up calls for objects whose associations span several pages."""
+    per_id = (sum(1 for _ in group) for _, group in
+              itertools.groupby(truth.iter_associations(account, from_type, to_type),
+                                key=lambda pair: pair[0]))
+    return sum(math.ceil(n / page_size) - 1 for n in per_id)
+
+
+def minimum_calls(account, base_url: str, association_page_size: int,
+                  config: ClientConfig | None = None) -> dict[str, dict[str, int]]:
+    """`{stage: {endpoint: calls}}` for a full sync of `account` (a sandbox `Account`)."""
+    config = config or ClientConfig(token="minimum")
+    summary = truth.summary(account, checksums=False, associations=False)
+    objects = summary["objects"]
+    candidates = candidate_types(_Everything(), truth.schemas(account))
+    ready = [dict(c, status="ready") for c in candidates
+             if not objects.get(c["objectType"], {"denied": True})["denied"]]
+
+    records: Counter[str] = Counter()
+    for entry in ready:
+        name = entry["objectType"]
+        names = sorted(truth.property_names(account, name))
+        live, archived = objects[name]["live"], objects[name]["archived"]
+        records[LIST] += _pages(live, config.page_size)
+        if _chunks(config, base_url, name, names, False) > 1 and live:
+            records[BATCH_READ] += math.ceil(live / config.batch_read_size)
+        records[LIST] += (_pages(archived, config.page_size)
+                          * _chunks(config, base_url, name, names, True))
+
+    relationships = 0
+    for from_type, to_type in association_pairs(ready):
+        relationships += math.ceil(objects[from_type]["live"] / config.association_batch_size)
+        relationships += _extra_association_pages(account, from_type, to_type,
+                                                  association_page_size)
+
+    events = sum(_pages(n, config.events_page_size) for n in summary["events"].values())
+    return {
+        "custom_object_schemas": {SCHEMAS: 1},
+        "object_download_list": {PROPERTIES: len(candidates)},
+        "object_records": dict(records),
+        "event_types": {EVENT_TYPES: 1},
+        "events": {EVENTS: events},
+        "relationships": {ASSOCIATIONS: relationships},
+    }

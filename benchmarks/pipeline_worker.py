@@ -1,0 +1,198 @@
+"""One pipeline run in this process: every asset for one source, timed per stage.
+
+Started by `pipeline_bench.py` as a child process so that its peak RSS is the
+pipeline's alone. Reads a JSON job on the command line, prints one JSON line:
+per-stage wall time, Dagster metadata (counts, API usage) and time spent in
+MongoDB bulk writes; the process's peak RSS and an RSS timeline.
+
+    pipeline_worker.py '{"sources_file": ..., "source_id": ..., "sink": "mongo"|"counting", ...}'
+
+Benchmark-only instrumentation: MongoDB write time is measured by wrapping
+`mongo.writer._flush` in this process.
+"""
+
+from __future__ import annotations
+
+import json
+import resource
+import sys
+import threading
+import time
+from collections import defaultdict
+
+import dagster as dg
+import psutil
+
+from hubspot_assets import assets, jobs
+from hubspot_assets.assets.stage import STREAM_IO_MANAGER
+from hubspot_assets.extract.relationships import association_pairs, relationship_records
+from hubspot_assets.extract.report import StageReport
+from hubspot_assets.mongo import writer
+from hubspot_assets.mongo.documents import OBJECT
+from hubspot_assets.mongo.io_manager import MongoStreamIOManager
+from hubspot_assets.mongo.resource import MongoResource
+from hubspot_assets.partitions import source_partitions
+from hubspot_assets.resources import HubSpotResource
+
+from counting_sink import CountingSinkIOManager, SpilledStream, spill_path
+
+# Seconds spent inside MongoDB bulk writes, per stage (the writer's helper thread).
+_WRITE_SECONDS: dict[str, float] = defaultdict(float)
+
+
+def _timed_flush(original):
+    def flush(collection, batch, summary):
+        started = time.perf_counter()
+        try:
+            return original(collection, batch, summary)
+        finally:
+            _WRITE_SECONDS[summary.stage] += time.perf_counter() - started
+    return flush
+
+
+class RssSampler(threading.Thread):
+    """RSS of this process every `interval` seconds, for per-stage peaks."""
+
+    def __init__(self, interval: float = 0.5) -> None:
+        super().__init__(daemon=True, name="rss-sampler")
+        self.interval = interval
+        self.samples: list[tuple[float, float]] = []
+        self._halt = threading.Event()
+        self._process = psutil.Process()
+
+    def run(self) -> None:
+        while not self._halt.is_set():
+            self.samples.append((time.time(), self._process.memory_info().rss / 2**20))
+            self._halt.wait(self.interval)
+
+    def stop(self) -> None:
+        self._halt.set()
+        self.join()
+
+    def peak_between(self, start: float, end: float) -> float | None:
+        inside = [mb for t, mb in self.samples if start <= t <= end]
+        return round(max(inside), 1) if inside else None
+
+
+def _plain(value):
+    """Dagster metadata values as JSON-able data."""
+    value = getattr(value, "value", value)
+    if isinstance(value, (dict, list, str, int, float, bool)) or value is None:
+        return value
+    return str(value)
+
+
+def _selection(job: dict) -> tuple[list, list | None, dict]:
+    """The assets, the selection to run and its run config.
+
+    `all`: every asset of the code location (stages and, where present,
+    consolidation), as `hubspot_sync` runs them. `stages`: only the HubSpot
+    stages, in full (`full_refresh` wherever the code location offers it).
+    """
+    every = list(getattr(assets, "ALL_ASSETS", assets.STAGE_ASSETS))
+    if job["assets"] == "all":
+        return every, None, {}
+    stages = [a.key for a in assets.STAGE_ASSETS
+              if not (job["relationships_direct"] and a.key.path[-1] == "relationships")]
+    names = {key.to_user_string() for key in stages}
+    incremental = [n for n in getattr(jobs, "INCREMENTAL_ASSETS", ()) if n in names]
+    return every, stages, {"ops": {n: {"config": {"full_refresh": True}} for n in incremental}}
+
+
+def relationships_direct(job: dict, hubspot: HubSpotResource) -> dict:
+    """The relationships stage's own logic, outside Dagster, over the spilled object ids.
+
+    For counting-sink runs without MongoDB: where the relationships asset reads
+    its ids from MongoDB (the consolidated objects), the ids come from the
+    sink's spill of object_records instead; API calls and memory are the same.
+    """
+    source = hubspot.source(job["source_id"])
+    client = hubspot.open_client(source)
+    report = StageReport("relationships", source.id)
+
+    def spilled(asset: str) -> SpilledStream:
+        return SpilledStream(spill_path(job["spill_dir"], dg.AssetKey(asset), source.id))
+
+    def ids_of(object_type: str):
+        documents = spilled("object_records").filter(kind=OBJECT, object_type=object_type)
+        return (d["hubspot_id"] for d in documents if not d["data"]["archived"])
+
+    started = time.time()
+    try:
+        pairs = association_pairs(d["data"] for d in spilled("object_download_list"))
+        count = sum(1 for _ in relationship_records(client, pairs, ids_of, report,
+                                                    max_workers=job["max_in_flight"]))
+    finally:
+        client.close()
+    stats = client.stats.snapshot()
+    return {"start": started, "end": time.time(), "status": "success", "direct": True,
+            "metadata": {"relationships": count, "dagster/partition_row_count": count,
+                         "api_calls": stats["calls_total"], "http_429s": stats["rate_limited_429s"],
+                         "retries": stats["retries"],
+                         "limiter_wait_seconds": stats["limiter_wait_seconds"],
+                         "errors": report.error_count, "api_usage": stats}}
+
+
+def run(job: dict) -> dict:
+    database = job.get("database", "hubspot")
+    if job["sink"] == "mongo":
+        sink = MongoStreamIOManager(uri=job["mongo_uri"], database=database)
+        writer._flush = _timed_flush(writer._flush)
+    else:
+        sink = CountingSinkIOManager(spill_dir=job["spill_dir"], read_database=database,
+                                     read_uri=job["mongo_uri"] if job["read_mongo"] else None)
+    resources = {
+        "hubspot": HubSpotResource(sources_file=job["sources_file"],
+                                   limiter_backend=job["limiter_backend"],
+                                   limiter_dir=job["limiter_dir"],
+                                   max_in_flight=job["max_in_flight"]),
+        STREAM_IO_MANAGER: sink,
+        "mongo": MongoResource(uri=job["mongo_uri"], database=database),
+    }
+    every, selection, run_config = _selection(job)
+    instance = dg.DagsterInstance.ephemeral()
+    instance.add_dynamic_partitions(source_partitions.name, [job["source_id"]])
+    sampler = RssSampler()
+    sampler.start()
+    started = time.time()
+    result = dg.materialize(every, selection=selection, partition_key=job["source_id"],
+                            resources=resources, instance=instance, run_config=run_config,
+                            raise_on_error=False)
+    direct = relationships_direct(job, resources["hubspot"]) if job["relationships_direct"] else None
+    wall = time.time() - started
+    sampler.stop()
+
+    stages: dict[str, dict] = defaultdict(dict)
+    for entry in instance.all_logs(result.run_id):
+        event = entry.dagster_event
+        if event is None or not event.step_key:
+            continue
+        stage = stages[event.step_key]
+        kind = event.event_type_value
+        if kind == "STEP_START":
+            stage["start"] = entry.timestamp
+        elif kind in ("STEP_SUCCESS", "STEP_FAILURE"):
+            stage["end"] = entry.timestamp
+            stage["status"] = "success" if kind == "STEP_SUCCESS" else "failure"
+            if kind == "STEP_FAILURE":
+                stage["error"] = str(event.event_specific_data.error.message)[:2000]
+        elif kind == "ASSET_MATERIALIZATION":
+            metadata = event.event_specific_data.materialization.metadata
+            stage["metadata"] = {k: _plain(v) for k, v in metadata.items()}
+    if direct:
+        stages["relationships"] = direct
+    for name, stage in stages.items():
+        if "start" in stage and "end" in stage:
+            stage["seconds"] = round(stage["end"] - stage["start"], 3)
+            stage["peak_rss_mb"] = sampler.peak_between(stage["start"], stage["end"])
+        stage["write_seconds"] = round(_WRITE_SECONDS.get(name, 0.0), 3)
+    return {
+        "success": result.success,
+        "wall_seconds": round(wall, 3),
+        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+        "stages": stages,
+    }
+
+
+if __name__ == "__main__":
+    print(json.dumps(run(json.loads(sys.argv[1]))), flush=True)

@@ -53,22 +53,20 @@ class PostgresServer:
     def create_database(self, prefix: str = "dagster_hubspot") -> str:
         """Creates an empty database with a unique name and returns the name."""
         name = f"{prefix}_{uuid.uuid4().hex[:10]}"
-        conn = self._connect()
-        try:
-            with conn.cursor() as cur:
-                cur.execute(f'CREATE DATABASE "{name}"')
-        finally:
-            conn.close()
+        self._execute(f'CREATE DATABASE "{name}"')
         return name
 
     def drop_database(self, name: str) -> None:
         """Drops a database, disconnecting leftover sessions (PostgreSQL 13+)."""
         if not re.fullmatch(r"[A-Za-z0-9_]+", name):
             raise ValueError(f"refusing to drop database {name!r}")
+        self._execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+    def _execute(self, statement: str) -> None:
         conn = self._connect()
         try:
             with conn.cursor() as cur:
-                cur.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+                cur.execute(statement)
         finally:
             conn.close()
 

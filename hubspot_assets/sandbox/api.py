@@ -194,15 +194,21 @@ def get_object(req: Request, object_type: str, object_id: str) -> tuple[int, dic
     return 200, store.render(i, store.plan(req.many("properties")))
 
 
-def batch_read(req: Request, object_type: str) -> tuple[int, dict]:
-    otype, store = _type(req, object_type)
-    body = req.body or {}
+def _batch_inputs(body: dict, maximum: int) -> list:
+    """The `inputs` of a batch request, rejected as HubSpot does when missing or too many."""
     inputs = body.get("inputs")
     if not isinstance(inputs, list):
         raise bad_request("Invalid input JSON: inputs is required")
-    if len(inputs) > BATCH_READ_MAX:
-        raise bad_request(f"Batch input size {len(inputs)} exceeds maximum of {BATCH_READ_MAX}",
-                          context={"maxInputs": [str(BATCH_READ_MAX)]})
+    if len(inputs) > maximum:
+        raise bad_request(f"Batch input size {len(inputs)} exceeds maximum of {maximum}",
+                          context={"maxInputs": [str(maximum)]})
+    return inputs
+
+
+def batch_read(req: Request, object_type: str) -> tuple[int, dict]:
+    otype, store = _type(req, object_type)
+    body = req.body or {}
+    inputs = _batch_inputs(body, BATCH_READ_MAX)
     archived = _bool(body.get("archived"))
     plan = store.plan(body.get("properties") or None)
     started = iso_ms(_now_ms())
@@ -442,12 +448,7 @@ def _to_entries(pair, forward: bool, i: int, offset: int, size: int) -> tuple[li
 def association_batch_read(req: Request, from_type: str, to_type: str) -> tuple[int, dict]:
     a, b, pair, forward = _pair_for(req, from_type, to_type)
     body = req.body or {}
-    inputs = body.get("inputs")
-    if not isinstance(inputs, list):
-        raise bad_request("Invalid input JSON: inputs is required")
-    if len(inputs) > ASSOCIATION_BATCH_MAX:
-        raise bad_request(f"Batch input size {len(inputs)} exceeds maximum of {ASSOCIATION_BATCH_MAX}",
-                          context={"maxInputs": [str(ASSOCIATION_BATCH_MAX)]})
+    inputs = _batch_inputs(body, ASSOCIATION_BATCH_MAX)
     started = iso_ms(_now_ms())
     from_store = req.account.stores[a.fully_qualified_name]
     size = req.association_page_size

@@ -158,3 +158,15 @@ def test_control_endpoints_need_no_auth(sb):
     t = requests.get(sb.url + f"/_sandbox/truth/{DEMO_PORTAL_ID}", timeout=30).json()
     assert t["objects"]["contacts"]["live"] + t["objects"]["contacts"]["archived"] == 250
     assert DEMO_TOKEN not in requests.get(sb.url + "/_sandbox/accounts", timeout=10).text
+
+
+def test_batch_read_input_cap_is_one_hundred(sb):
+    http = Http(sb)
+    ok = http.post("/crm/v3/objects/contacts/batch/read",
+                   {"inputs": [{"id": str(i)} for i in range(1, 101)]})
+    assert ok.status_code in (200, 207)
+    too_many = http.post("/crm/v3/objects/contacts/batch/read",
+                         {"inputs": [{"id": str(i)} for i in range(1, 102)]})
+    assert too_many.status_code == 400 and too_many.json()["category"] == "VALIDATION_ERROR"
+    missing = http.post("/crm/v3/objects/contacts/batch/read", {"properties": ["email"]})
+    assert missing.status_code == 400 and "inputs is required" in missing.json()["message"]

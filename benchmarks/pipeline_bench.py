@@ -25,6 +25,7 @@ import os
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import uuid
 from dataclasses import dataclass
@@ -49,6 +50,8 @@ ITEMS = {"object_records": "records", "events": "events", "relationships": "rela
 BASE_CONTACTS = DEFAULT_SIZES["contacts"]
 BASE_EVENTS_PER_TYPE = 40  # AccountSpec's default, with DEFAULT_SIZES' 60 contacts
 PROFESSIONAL_MAX_CONTACTS = 100_000
+SEARCH_SUFFIX = "search"  # the client's ".../search" and the sandbox's "objects.search"
+SEARCH_PER_WINDOW = 5  # HubSpot's search limit, the sandbox's default
 WRITE_SLACK = 1.05  # MongoDB stage may be at most 5% slower than the counting-sink stage
 
 
@@ -67,6 +70,15 @@ class Profile:
     @property
     def budget_per_second(self) -> float:
         return self.ten_second / self.window_seconds
+
+    @property
+    def search_window_seconds(self) -> float:
+        """The sandbox scales search's one-second window with its ten-second one."""
+        return self.window_seconds / 10
+
+    @property
+    def search_per_second(self) -> float:
+        return SEARCH_PER_WINDOW / self.search_window_seconds
 
     def sizes(self) -> dict[str, int]:
         """Every type the sandbox sizes by default, scaled with the contacts."""
@@ -161,7 +173,9 @@ def run_once(profile: Profile, url: str, sink: str, mongo: MongoTarget, workdir:
            # Alone, the counting sink has no MongoDB to hand relationships its ids.
            "relationships_direct": sink == "counting" and not after_mongo_run}
     cpu_before, load_before = psutil.cpu_times(), os.getloadavg()
-    result = run_worker(job)
+    with RequestTimeline(url) as timeline:
+        result = run_worker(job)
+    result["request_timeline"] = timeline.samples
     cpu_after = psutil.cpu_times()
     busy = ((sum(cpu_after) - cpu_after.idle - cpu_after.iowait)
             - (sum(cpu_before) - cpu_before.idle - cpu_before.iowait))
@@ -173,6 +187,49 @@ def run_once(profile: Profile, url: str, sink: str, mongo: MongoTarget, workdir:
     result["mongo_server_rss_mb"] = mongo.rss_mb()
     result["sink"] = sink
     return result
+
+
+class RequestTimeline(threading.Thread):
+    """The sandbox's request counters once a second: `(epoch, requests, searches)`,
+    to show when inside a stage the budget went unused."""
+
+    def __init__(self, url: str, interval: float = 1.0) -> None:
+        super().__init__(daemon=True, name="request-timeline")
+        self.url, self.interval = url, interval
+        self.samples: list[tuple[float, int, int]] = []
+        self._halt = threading.Event()
+
+    def run(self) -> None:
+        while not self._halt.wait(self.interval):
+            try:
+                stats = requests.get(f"{self.url}/_sandbox/stats", timeout=5).json()
+            except requests.RequestException:
+                continue
+            searches = sum(sum(by_status.values()) for endpoint, by_status
+                           in stats["by_endpoint"].items() if endpoint.endswith(SEARCH_SUFFIX))
+            self.samples.append((round(time.time(), 2), stats["total"], searches))
+
+    def __enter__(self) -> "RequestTimeline":
+        self.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._halt.set()
+        self.join()
+
+
+def window_rates(samples: list, start: float, end: float, profile: Profile,
+                 window: float = 10.0) -> list[float]:
+    """Ten-second-budget utilization of each whole `window` inside [start, end]."""
+    inside = [s for s in samples if start <= s[0] <= end]
+    out = []
+    i = 0
+    for j, sample in enumerate(inside):
+        if sample[0] - inside[i][0] >= window:
+            general = (sample[1] - sample[2]) - (inside[i][1] - inside[i][2])
+            out.append(round(general / (sample[0] - inside[i][0]) / profile.budget_per_second, 2))
+            i = j
+    return out
 
 
 # -- reading the results ------------------------------------------------------------
@@ -190,6 +247,7 @@ def stage_rows(run: dict, minimum: dict, profile: Profile) -> list[dict]:
         seconds = stage.get("seconds") or 0.0
         items = int(meta.get(ITEMS.get(name, ""), meta.get("dagster/partition_row_count", 0)))
         total_calls = sum(calls.values())
+        searches = sum(n for endpoint, n in calls.items() if endpoint.endswith(SEARCH_SUFFIX))
         write = stage.get("write_seconds", 0.0)
         rows.append({
             "stage": name, "status": stage.get("status"), "seconds": seconds,
@@ -198,8 +256,15 @@ def stage_rows(run: dict, minimum: dict, profile: Profile) -> list[dict]:
             "minimum_calls": sum(minimum.get(name, {}).values()),
             "minimum_by_endpoint": minimum.get(name, {}),
             "requests_per_second": round(total_calls / seconds, 2) if seconds else None,
-            "utilization": (round(total_calls / seconds / profile.budget_per_second, 3)
-                            if seconds else None),
+            # Search draws on its own per-second budget, not the ten-second one.
+            "utilization": (round((total_calls - searches) / seconds / profile.budget_per_second,
+                                  3) if seconds else None),
+            "search_calls": searches,
+            "search_utilization": (round(searches / seconds / profile.search_per_second, 3)
+                                   if seconds and searches else None),
+            "window_utilization": window_rates(run.get("request_timeline") or [],
+                                               stage.get("start", 0), stage.get("end", 0),
+                                               profile, profile.window_seconds),
             # Only stages spanning several windows can show the sustained rate.
             "rate_bound": total_calls >= 3 * profile.ten_second,
             "http_429s": int(meta.get("http_429s", 0)), "retries": int(meta.get("retries", 0)),
@@ -214,13 +279,16 @@ def stage_rows(run: dict, minimum: dict, profile: Profile) -> list[dict]:
         })
     seconds = run["wall_seconds"]
     calls = sum(r["calls"] for r in rows)
+    searches = sum(r["search_calls"] for r in rows)
     rows.append({
         "stage": "total", "status": "success" if run["success"] else "failure",
         "seconds": seconds, "items": sum(r["items"] for r in rows if r["stage"] in ITEMS),
         "items_per_second": None, "calls": calls,
         "minimum_calls": sum(r["minimum_calls"] for r in rows),
         "requests_per_second": round(calls / seconds, 2),
-        "utilization": round(calls / seconds / profile.budget_per_second, 3),
+        "utilization": round((calls - searches) / seconds / profile.budget_per_second, 3),
+        "search_calls": searches,
+        "search_utilization": round(searches / seconds / profile.search_per_second, 3),
         "rate_bound": False,
         "http_429s": sum(r["http_429s"] for r in rows), "retries": sum(r["retries"] for r in rows),
         "limiter_wait_seconds": round(sum(r["limiter_wait_seconds"] for r in rows), 1),
@@ -243,7 +311,7 @@ def print_run(profile: Profile, run: dict, rows: list[dict]) -> None:
           f"machine {machine['cpus']} CPUs, {machine['cpu_busy_fraction']:.0%} busy, "
           f"load {machine['loadavg_before'][0]:.1f}->{machine['loadavg_after'][0]:.1f}")
     header = (f"{'stage':<27}{'s':>8}{'items':>10}{'items/s':>9}{'calls':>7}{'min':>7}"
-              f"{'x min':>7}{'req/s':>7}{'util':>6}{'429':>5}{'retry':>6}{'lim wait s':>11}"
+              f"{'x min':>7}{'req/s':>7}{'util':>6}{'s-util':>7}{'429':>5}{'retry':>6}{'lim wait s':>11}"
               f"{'RSS MB':>8}{'write s':>8}{'writes/s':>9}")
     print(header)
     print("-" * len(header))
@@ -253,6 +321,7 @@ def print_run(profile: Profile, run: dict, rows: list[dict]) -> None:
         print(f"{r['stage']:<27}{r['seconds']:>8.1f}{r['items']:>10}"
               f"{_fmt(r['items_per_second'], '.0f'):>9}{r['calls']:>7}{r['minimum_calls']:>7}"
               f"{_fmt(ratio, '.3f'):>7}{_fmt(r['requests_per_second'], '.1f'):>7}{util:>6}"
+              f"{_fmt(r['search_utilization'], '.2f'):>7}"
               f"{r['http_429s']:>5}{r['retries']:>6}{r['limiter_wait_seconds']:>11.1f}"
               f"{_fmt(r['peak_rss_mb'], '.0f'):>8}{r['write_seconds']:>8.1f}"
               f"{_fmt(r['writes_per_second'], '.0f'):>9}")
@@ -266,6 +335,10 @@ def print_run(profile: Profile, run: dict, rows: list[dict]) -> None:
     if any(r.get("outside_dagster") for r in rows):
         print("relationships: the stage's extract logic run outside Dagster over the counting "
               "sink's spilled ids (no MongoDB to read them from)")
+    for r in rows:
+        if len(r.get("window_utilization") or []) > 1:
+            print(f"{r['stage']}: utilization per {profile.window_seconds:g}s window: "
+                  + " ".join(f"{u:.2f}" for u in r["window_utilization"]))
     print("calls by endpoint (actual / minimum):")
     for r in rows[:-1]:
         for endpoint in sorted(set(r["calls_by_endpoint"]) | set(r["minimum_by_endpoint"])):
@@ -309,7 +382,9 @@ def bench_size(contacts: int, args: argparse.Namespace, workdir: Path) -> dict:
         write_sources_file(workdir / "sources.yaml", [LocalSource(
             SOURCE_ID, TOKEN, base_url=url,
             limits={"ten_second": profile.ten_second, "daily": profile.daily,
-                    "window_seconds": profile.window_seconds})])
+                    "window_seconds": profile.window_seconds,
+                    "search_per_second": SEARCH_PER_WINDOW,
+                    "search_window_seconds": profile.search_window_seconds})])
         config = SandboxConfig.from_dict(spec)
         minimum = minimum_calls(truth.account_from_spec(config.accounts[0]), url,
                                 config.association_page_size)

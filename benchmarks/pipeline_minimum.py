@@ -7,6 +7,10 @@ listing per property chunk (archived records); association batches of 1,000 ids
 for every pair the pipeline must ask about (an empty pair cannot be known
 without asking), plus one call per extra page of an object with more
 associations than a page holds; one events page per 100 events.
+
+This is the list-based plan's minimum. A two-ended read (`hubspot.two_ended`)
+takes part of a large type through search pages of 200 ids, so object_records
+can come in under it.
 """
 
 from __future__ import annotations

@@ -21,6 +21,18 @@ from hubspot_assets.sources import hubspot_sources_sensor
 
 MONGODB_DATABASE = os.environ.get("MONGODB_DATABASE", "hubspot")
 
+
+def _optional_int(name: str) -> int | None:
+    """An integer setting from the environment; unset means the client default."""
+    value = os.environ.get(name, "").strip()
+    if not value:
+        return None
+    try:
+        return int(value)
+    except ValueError:
+        raise ValueError(f"{name}={value!r} is not a whole number; unset it for the "
+                         "default") from None
+
 defs = dg.Definitions(
     # One run is one source, and every stage of a source shares that source's
     # rate budget, so running stages in parallel processes buys no throughput;
@@ -37,6 +49,7 @@ defs = dg.Definitions(
             limiter_dir=os.environ.get("HUBSPOT_LIMITER_DIR") or None,
             redis_url=os.environ.get("HUBSPOT_REDIS_URL") or None,
             max_in_flight=int(os.environ.get("HUBSPOT_MAX_IN_FLIGHT", "8")),
+            two_ended_after_pages=_optional_int("HUBSPOT_TWO_ENDED_AFTER_PAGES"),
         ),
         STREAM_IO_MANAGER: MongoStreamIOManager(
             uri=dg.EnvVar("MONGODB_URI"), database=MONGODB_DATABASE

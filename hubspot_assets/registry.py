@@ -20,7 +20,9 @@ SOURCE_ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
 ENV_VAR_PATTERN = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 DEFAULT_TIER = "professional"
-_LIMIT_KEYS = {"ten_second", "daily", "search_per_second", "window_seconds"}
+_LIMIT_KEYS = {"ten_second", "daily", "search_per_second", "window_seconds",
+               "search_window_seconds"}
+_WINDOW_KEYS = {"window_seconds", "search_window_seconds"}  # may be fractional
 _ENTRY_KEYS = {"id", "token_env", "base_url", "tier", "limits", "include", "exclude"}
 
 
@@ -169,7 +171,7 @@ def _parse_budget(entry: dict[str, Any]) -> RateBudget:
     if not isinstance(overrides, dict) or set(overrides) - _LIMIT_KEYS:
         raise RegistryError(f"limits must be a mapping with keys among {sorted(_LIMIT_KEYS)}.")
     for key, value in overrides.items():
-        allowed = (int, float) if key == "window_seconds" else (int,)
+        allowed = (int, float) if key in _WINDOW_KEYS else (int,)
         if isinstance(value, bool) or not isinstance(value, allowed) or value <= 0:
             raise RegistryError(f"limits.{key} must be a positive number, not {value!r}.")
     try:

@@ -38,6 +38,10 @@ class HubSpotResource(dg.ConfigurableResource):
         default=None, description="Attempts per request before its error is reported (client default).")
     backoff_max: Optional[float] = Field(
         default=None, description="Longest pause between attempts, seconds (client default).")
+    two_ended_after_pages: Optional[int] = Field(
+        default=None,
+        description="List pages after which a long listing is also read from its highest id "
+        "through CRM search (client default 5; 0 turns it off).")
 
     def registry(self) -> Registry:
         """The registry file, read now (it may change while the code location runs)."""
@@ -59,7 +63,8 @@ class HubSpotResource(dg.ConfigurableResource):
             max_in_flight=self.max_in_flight,
             token_source=f"${source.token_env}",
             source_label=source.id,
-            **{knob: value for knob in ("read_timeout", "max_attempts", "backoff_max")
+            **{knob: value for knob in ("read_timeout", "max_attempts", "backoff_max",
+                                        "two_ended_after_pages")
                if (value := getattr(self, knob)) is not None},
         )
         return HubSpotClient(config, limiter_key=source.id)

@@ -10,6 +10,8 @@ without properties and batch-reading each page's 100 ids with *all* names in
 the JSON body costs 2 x N/100 whatever the number of properties. So: when the
 names fit in one URL, list with them (N/100 calls); otherwise list + batch read
 (2 x N/100), the batch read of page k overlapping the listing of page k+1.
+A listing that proves long is read from both ends at once (`two_ended`): CRM
+search takes the highest ids while the list chain climbs from the lowest.
 Archived records: batch read never returns them (and where its `archived`
 flag goes differs between HubSpot's spec and practice), so deleted records are
 listed chunk by chunk and merged per id, in lockstep (few, ~90 days' worth).
@@ -31,6 +33,7 @@ from .paging import (SearchWindows, chunk_properties, iter_pages, next_cursor, r
                      to_epoch_ms)
 from .stats import ClientStats
 from .transport import Transport
+from .two_ended import TwoEndedRead, record_id
 
 logger = logging.getLogger(__name__)
 
@@ -126,12 +129,11 @@ class HubSpotClient:
         probe = (f"{self.config.base_url}{path}?limit={self.config.page_size}"
                  f"&archived={_bool(archived)}&after=")
         chunks = chunk_properties(names, probe, self.config.max_url_length)
-        if len(chunks) == 1:
-            records = self._list_records(object_type, chunks[0], archived)
-        elif archived:
-            records = self._chunked_merge(object_type, chunks, archived)
+        if archived:
+            records = (self._list_records(object_type, chunks[0], archived) if len(chunks) == 1
+                       else self._chunked_merge(object_type, chunks, archived))
         else:
-            records = self._list_then_batch_read(object_type, names)
+            records = iter(self._live_records(object_type, names, len(chunks) == 1))
         return self._count(records, f"{'archived' if archived else 'objects'}:{object_type}")
 
     def _count(self, records: Iterator[dict], kind: str) -> Iterator[dict]:
@@ -139,8 +141,9 @@ class HubSpotClient:
             self.stats.count_records(kind)
             yield record
 
-    def _list_pages(self, object_type: str, names: list[str] | None,
-                    archived: bool) -> Iterator[dict]:
+    def _list_fetcher(self, object_type: str, names: list[str] | None,
+                      archived: bool) -> Callable[[str | None], dict]:
+        """One list page of a type, by cursor (`names` None: default properties)."""
         path = f"/crm/v3/objects/{_seg(object_type)}"
 
         def fetch(after: str | None) -> dict:
@@ -151,20 +154,42 @@ class HubSpotClient:
                 params["after"] = after
             return self._get(path, "/crm/v3/objects/{objectType}", params=params)
 
-        return iter_pages(fetch, f"GET {path}")
+        return fetch
+
+    def _list_pages(self, object_type: str, names: list[str] | None,
+                    archived: bool) -> Iterator[dict]:
+        return iter_pages(self._list_fetcher(object_type, names, archived),
+                          f"GET /crm/v3/objects/{_seg(object_type)}")
 
     def _list_records(self, object_type: str, names: list[str], archived: bool) -> Iterator[dict]:
         for page in self._list_pages(object_type, names, archived):
             yield from results_of(page, "list objects", key="id")
 
-    def _list_then_batch_read(self, object_type: str, names: list[str]) -> Iterator[dict]:
-        """List ids page by page; batch-read each page with every property.
+    def _live_records(self, object_type: str, names: list[str],
+                      names_fit_url: bool) -> TwoEndedRead:
+        """Live records: listed from the lowest id and, once the listing proves
+        long, searched from the highest id at the same time (`two_ended`).
 
-        The batch read of page k runs while page k+1 is listed (two workers, at
-        most three pages in memory).
+        When the names fit in one URL every page carries them; otherwise pages
+        carry ids only and each is batch-read with every name in the body, the
+        read of page k overlapping the fetch of page k+1.
         """
-        def read_page(page: dict) -> list[dict]:
-            ids = [str(r["id"]) for r in results_of(page, "list objects", key="id")]
+        search_path = f"/crm/v3/objects/{_seg(object_type)}/search"
+        page_names = names if names_fit_url else None
+
+        def search_page(below: int | None) -> dict:
+            body: dict[str, Any] = {
+                "filterGroups": ([{"filters": [{"propertyName": "hs_object_id", "operator": "LT",
+                                                "value": str(below)}]}] if below else []),
+                "sorts": [{"propertyName": "hs_object_id", "direction": "DESCENDING"}],
+                "properties": page_names or ["hs_object_id"],
+                "limit": self.config.search_page_size,
+            }
+            return self._post(search_path, "/crm/v3/objects/{objectType}/search", body,
+                              lane=lanes.SEARCH)
+
+        def read_page(results: list[dict]) -> list[dict]:
+            ids = [str(r["id"]) for r in results]
             found = {str(r["id"]): r for r in self._batch_read_once(object_type, ids, names)}
             missing = [i for i in ids if i not in found]
             if missing:
@@ -175,9 +200,11 @@ class HubSpotClient:
                 self.stats.count_records(f"vanished:{object_type}", len(missing))
             return [found[i] for i in ids if i in found]
 
-        pages = self._list_pages(object_type, None, False)
-        for records in map_concurrent(read_page, pages, max_workers=2, lookahead=3):
-            yield from records
+        return TwoEndedRead(object_type, self._list_fetcher(object_type, page_names, False),
+                            search_page,
+                            None if names_fit_url else read_page,
+                            search_after_pages=self.config.two_ended_after_pages,
+                            read_size=self.config.batch_read_size)
 
     def _chunked_merge(self, object_type: str, chunks: list[list[str]],
                        archived: bool) -> Iterator[dict]:
@@ -195,7 +222,7 @@ class HubSpotClient:
             records = results_of(page, "list objects", key="id")
             if not records:
                 continue
-            top = max(_numeric_id(r) for r in records)
+            top = max(record_id(r) for r in records)
             for i, pager in enumerate(others):
                 while not done[i] and high[i] < top:
                     try:
@@ -205,7 +232,7 @@ class HubSpotClient:
                         break
                     for r in extra:
                         pending[i][str(r["id"])] = r
-                        high[i] = max(high[i], _numeric_id(r))
+                        high[i] = max(high[i], record_id(r))
             for record in records:
                 rid = str(record["id"])
                 for i in range(len(others)):
@@ -347,13 +374,6 @@ class HubSpotClient:
         page = self._get(f"/crm/v4/associations/{_seg(from_type)}/{_seg(to_type)}/labels",
                          "/crm/v4/associations/{fromObjectType}/{toObjectType}/labels")
         return results_of(page, "association labels")
-
-
-def _numeric_id(record: dict) -> int:
-    try:
-        return int(record["id"])
-    except (KeyError, TypeError, ValueError):
-        raise MalformedResponse(f"record without a numeric id: {str(record)[:80]}") from None
 
 
 def _iso(value: Any) -> str:

@@ -115,6 +115,9 @@ class ClientConfig:
     search_result_cap: int = 10_000
     association_batch_size: int = 1000
     batch_read_size: int = 100
+    # A live listing this many pages long (with more to come) is joined by a
+    # search chain from the highest id (`two_ended`); 0 turns that off.
+    two_ended_after_pages: int = 5
     events_page_size: int = 100
     token_source: str | None = None
     source_label: str | None = None
@@ -136,6 +139,8 @@ class ClientConfig:
             raise ValueError("association_batch_size must be within 1..1000 (HubSpot's cap)")
         if not 1 <= self.batch_read_size <= 100:
             raise ValueError("batch_read_size must be within 1..100 (HubSpot's cap)")
+        if self.two_ended_after_pages < 0:
+            raise ValueError("two_ended_after_pages must be >= 0 (0 turns two-ended reads off)")
         if self.max_url_length < 512:
             raise ValueError("max_url_length below 512 cannot hold a request")
         object.__setattr__(self, "base_url", self.base_url.rstrip("/"))

@@ -9,7 +9,8 @@ from collections import defaultdict, deque
 
 class Stats:
     """Requests by endpoint and status, 429s, faults, and the peak number of
-    requests any token sent within one rate-limit window."""
+    requests any token sent within one rate-limit window (of those the
+    ten-second limit counts: not search, not exempt association reads)."""
 
     def __init__(self, window_seconds: float):
         self.window = window_seconds

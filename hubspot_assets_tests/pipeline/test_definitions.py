@@ -65,3 +65,21 @@ def test_six_stage_assets_form_one_lineage_graph_with_the_house_settings():
         assert asset.op.pool == "hubspot_api"
         assert asset.op.retry_policy.max_retries == 2
     assert dg.Definitions.validate_loadable(defs) is None
+
+
+def test_client_knobs_come_from_the_environment_and_bad_values_are_named():
+    probe = ("from hubspot_assets.definitions import defs; "
+             "print(defs.resources['hubspot'].two_ended_after_pages)")
+    env = {**os.environ, "HUBSPOT_SOURCES_FILE": str(ROOT / "sources.example.yaml"),
+           "MONGODB_URI": "mongodb://127.0.0.1:9"}
+
+    def run(value: str) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-c", probe], cwd=ROOT, capture_output=True,
+                              text=True, timeout=120,
+                              env={**env, "HUBSPOT_TWO_ENDED_AFTER_PAGES": value})
+
+    assert run("0").stdout.strip().splitlines()[-1] == "0"
+    assert run("").stdout.strip().splitlines()[-1] == "None"  # the client's default
+    bad = run("lots")
+    assert bad.returncode != 0 and "HUBSPOT_TWO_ENDED_AFTER_PAGES='lots' is not a whole number" \
+        in bad.stderr

@@ -160,7 +160,7 @@ class TwoEndedRead:
         slices = (page[i:i + self.read_size] for page in pages
                   for i in range(0, len(page), self.read_size))
         for records in map_concurrent(self.read, slices, max_workers=self.read_workers,
-                                      lookahead=2 * self.read_workers):
+                                      lookahead=self.read_workers + 1):
             yield from records
 
     def _listed(self) -> Iterator[list[dict]]:

@@ -12,6 +12,8 @@ Three budgets exist per key: the rolling ten-second one, the search one (per
 second) and the daily one. A request draws from the budgets of its *lane*.
 Waits are bounded: past `max_wait` a `LimiterTimeout` is raised, and a spent
 daily budget raises `RateLimitExhausted` at once (it cannot be waited out).
+Within a process, a permit is also held until a window after its response
+(`window_holds`), so delays between permit and arrival cannot cause a 429.
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ from pyrate_limiter.buckets.redis_bucket import LuaScript
 
 from .config import RateBudget
 from .errors import LimiterTimeout, RateLimitExhausted
+from .window_holds import holds_for
 
 logger = logging.getLogger(__name__)
 
@@ -134,6 +137,9 @@ class RequestLimiter:
         # The Limiter objects only schedule leaking; permits go straight to the buckets.
         self._buckets = {name: lim.bucket_factory.bucket for name, lim in self._limiters.items()}
         self._guards = {name: _guard_of(b) for name, b in self._buckets.items()}
+        windows = {"ten_second": budget.window_seconds, "search": budget.search_window_seconds}
+        self._holds = {name: holds_for(key, name, self._specs[name].limit, window)
+                       for name, window in windows.items()}
 
     def _build(self, spec: _BudgetSpec, directory: str | None, redis_url: str | None) -> Limiter:
         safe = _safe_key(self.key)
@@ -164,13 +170,31 @@ class RequestLimiter:
         return limiter
 
     def acquire(self, lane: str = STANDARD) -> float:
-        """Block until `lane` may send one request; returns the seconds waited."""
+        """Block until `lane` may send one request; returns the seconds waited.
+
+        Every permit must be followed by `release(lane)` once the request ends.
+        """
         started = time.monotonic()
         deadline = started + self.max_wait
-        for name in self._lanes[lane]:
-            self._take(name, lane, deadline)
-        self._take("daily", lane, None)
+        held: list[str] = []
+        try:
+            for name in self._lanes[lane]:
+                if not self._holds[name].take(deadline):
+                    raise self._timeout(name)
+                held.append(name)
+            for name in self._lanes[lane]:
+                self._take(name, lane, deadline)
+            self._take("daily", lane, None)
+        except BaseException:
+            for name in held:
+                self._holds[name].cancel()
+            raise
         return time.monotonic() - started
+
+    def release(self, lane: str = STANDARD) -> None:
+        """The request behind a permit of `lane` has ended (response or failure)."""
+        for name in self._lanes[lane]:
+            self._holds[name].release()
 
     def _take(self, name: str, lane: str, deadline: float | None) -> None:
         """Put one item into budget `name`, sleeping as the store says until it fits.

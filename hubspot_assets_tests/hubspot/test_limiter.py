@@ -27,6 +27,7 @@ def _grant_times(limiter, n, lane=STANDARD):
     for _ in range(n):
         limiter.acquire(lane)
         times.append(time.monotonic() - start)
+        limiter.release(lane)  # as the transport does when the response is in
     return times
 
 
@@ -47,6 +48,7 @@ def test_search_lane_has_its_own_budget():
     _grant_times(limiter, 5)  # standard budget spent
     started = time.monotonic()
     limiter.acquire(SEARCH)  # search is exempt from the ten-second budget
+    limiter.release(SEARCH)
     assert time.monotonic() - started < 0.2
 
 
@@ -78,6 +80,7 @@ def test_memory_limiters_share_a_key_within_the_process():
     for limiter in (a, b) * 5:
         limiter.acquire(STANDARD)
         times.append(time.monotonic() - start)
+        limiter.release(STANDARD)
     assert _max_in_window(times, 1.0) <= 5
 
 
@@ -93,6 +96,7 @@ def _threads_share(make):
             limiter.acquire(STANDARD)
             with lock:
                 times.append(time.monotonic() - start)
+            limiter.release(STANDARD)
 
     threads = [threading.Thread(target=run, args=(lim,)) for lim in limiters for _ in range(3)]
     for t in threads:
@@ -117,3 +121,44 @@ def test_redis_store_is_shared():
         pytest.skip("no Redis at 127.0.0.1:6379")
     _threads_share(lambda key: RequestLimiter(SMALL, key, backend="redis",
                                               redis_url="redis://127.0.0.1:6379/0", max_wait=20))
+
+
+def test_held_permits_bound_what_hubspot_counts_despite_late_arrivals():
+    """Requests reach HubSpot some time after their permit; a slot held until a
+    window after the response keeps every window of *arrivals* within the limit."""
+    budget = RateBudget(ten_second=5, window_seconds=0.5, window_pad_seconds=0.0, daily=10_000)
+    limiter = RequestLimiter(budget, _key(), backend="memory", max_wait=30)
+    arrivals, lock = [], threading.Lock()
+    start = time.monotonic()
+    delays = iter([0.0, 0.3] * 20)  # every other request is held up before it is sent
+
+    def request():
+        limiter.acquire(STANDARD)
+        with lock:
+            delay = next(delays)
+        time.sleep(delay)
+        with lock:
+            arrivals.append(time.monotonic() - start)
+        time.sleep(0.02)  # the round trip
+        limiter.release(STANDARD)
+
+    threads = [threading.Thread(target=lambda: [request() for _ in range(5)]) for _ in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(arrivals) == 30
+    assert _max_in_window(arrivals, 0.5) <= 5
+
+
+def test_a_permit_given_up_while_waiting_frees_its_slot():
+    budget = RateBudget(ten_second=2, window_seconds=5.0, daily=10_000)
+    limiter = RequestLimiter(budget, _key(), backend="memory", max_wait=0.2)
+    limiter.acquire(STANDARD)
+    limiter.acquire(STANDARD)
+    with pytest.raises(LimiterTimeout):
+        limiter.acquire(STANDARD)  # both slots are in flight
+    limiter.release(STANDARD)
+    limiter.release(STANDARD)
+    holds = limiter._holds["ten_second"]
+    assert holds._in_flight == 0 and len(holds._held_until) == 2

@@ -143,6 +143,8 @@ class Transport:
                 return _Attempt(errors.TransportError(
                     f"{type(exc).__name__} talking to HubSpot: {self._redact(str(exc))[:300]}",
                     method=method, endpoint=path))
+            finally:
+                self.limiter.release(lane)
         self.stats.record_call(endpoint, resp.status_code, len(content), len(body or b""))
         self._note_rate_headers(resp.headers, lane)
         return self._classify(method, path, resp, content, lane)

@@ -186,3 +186,11 @@ def test_in_flight_bound(stub, make_client):
     results = list(client.map_concurrent(lambda _: client.list_schemas(), range(12)))
     assert len(results) == 12
     assert peak[0] == 3
+
+
+def test_json_the_fast_decoder_refuses_is_still_read(stub, make_client):
+    # orjson stops at 64-bit integers and NaN; the stdlib reads both.
+    raw = b'{"results": [{"name": "big", "n": 123456789012345678901234567890, "x": NaN}]}'
+    client = make_client(stub(_script(Reply(200, raw))).url)
+    (prop,) = client.list_properties("contacts")
+    assert prop["n"] == 123456789012345678901234567890 and prop["x"] != prop["x"]

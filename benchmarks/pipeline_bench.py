@@ -10,7 +10,7 @@ Up to 100,000 contacts the sandbox and the client share Professional limits
 (190 per 10 s); above that both are raised together (`--raised-ten-second`) to
 test memory and call counts without an hour's wait. Each size runs the
 pipeline once per sink: MongoDB (the stand-in, or $MONGODB_URI; the stand-in
-holds everything in memory, ~18 GB at 100,000 contacts) and a counting sink,
+holds everything in memory, ~3.5 GB at 100,000 contacts) and a counting sink,
 each in a fresh worker process (`pipeline_worker.py`) whose peak RSS is
 the pipeline's alone. Prints per stage: wall time, items per second, API calls
 against the minimum (`pipeline_minimum.py`), request rate against the budget,
@@ -151,7 +151,12 @@ def run_worker(job: dict) -> dict:
     lines = done.stdout.strip().splitlines()
     if done.returncode != 0 or not lines:
         raise RuntimeError(f"pipeline worker failed ({done.returncode}):\n{done.stderr[-4000:]}")
-    return json.loads(lines[-1])
+    result = json.loads(lines[-1])
+    if not result.get("success"):  # a failed stage: keep the worker's log for the diagnosis
+        result["worker_log_tail"] = done.stderr[-20_000:]
+        print(f"pipeline worker reported a failure; its log:\n{done.stderr[-4000:]}",
+              file=sys.stderr)
+    return result
 
 
 def run_once(profile: Profile, url: str, sink: str, mongo: MongoTarget, workdir: Path,

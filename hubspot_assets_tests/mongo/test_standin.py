@@ -165,6 +165,18 @@ def test_count_distinct_and_aggregation(db):
     assert db.agg_merged.find_one({"_id": 2}) == {"_id": 2, "keep": True, "v": 2}
 
 
+def test_equality_and_ranges_compare_within_one_bson_type(db):
+    coll = db.types
+    coll.insert_many([{"_id": 1, "f": False}, {"_id": 2, "f": 0}, {"_id": 3, "f": ["a", False]},
+                      {"_id": 4, "f": "a"}, {"_id": 5}, {"_id": 6, "f": {"g": "a"}}])
+    for indexed in (False, True):
+        assert sorted(d["_id"] for d in coll.find({"f": False})) == [1, 3], indexed
+        assert sorted(d["_id"] for d in coll.find({"f": {"$in": ["a", True]}})) == [3, 4]
+        assert sorted(d["_id"] for d in coll.find({"f": {"$gte": "a"}}, {"_id": 1})) == [3, 4]
+        assert coll.count_documents({"f": "a"}) == 2
+        coll.create_index("f")
+
+
 def test_find_and_modify(db):
     coll = db.fam
     coll.insert_many([{"_id": 1, "n": 1}, {"_id": 2, "n": 2}])

@@ -10,6 +10,7 @@ import signal
 import sys
 import threading
 
+from hubspot_assets.mongo.standin.commands import COMPRESS_ABOVE_BYTES
 from hubspot_assets.mongo.standin.server import MongoStandin
 
 
@@ -21,12 +22,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--port", type=int, default=27017, help="TCP port; 0 picks a free one")
     parser.add_argument("--host", default="127.0.0.1", help="address to bind (loopback)")
     parser.add_argument("--verbose", action="store_true", help="log every request")
+    parser.add_argument("--compress-above-mb", type=float, default=COMPRESS_ABOVE_BYTES / 2**20,
+                        help="compress large documents once this much is stored (default "
+                             "%(default)g; 0: always)")
     args = parser.parse_args(argv)
 
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
-    standin = MongoStandin(port=args.port, host=args.host, verbose=args.verbose).start()
+    standin = MongoStandin(port=args.port, host=args.host, verbose=args.verbose,
+                           compress_above=int(args.compress_above_mb * 2**20)).start()
     try:
         print(standin.uri, flush=True)
         while not stop.wait(1.0):

@@ -7,7 +7,6 @@ command at a time (`executor.lock`): mongomock is not built for concurrency.
 
 from __future__ import annotations
 
-import copy
 import datetime as dt
 import itertools
 import os
@@ -16,8 +15,9 @@ import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
-import mongomock
 import bson
+import mongomock
+from bson.errors import BSONError
 from bson.int64 import Int64
 from bson.son import SON
 from mongomock import aggregate as mm_aggregate
@@ -26,7 +26,9 @@ from pymongo import ReturnDocument
 from pymongo.errors import DuplicateKeyError, OperationFailure, PyMongoError
 
 from hubspot_assets.mongo.standin.cursors import CursorNotFound, CursorRegistry
-from hubspot_assets.mongo.standin.fastpaths import accelerate, fast_upsert
+from hubspot_assets.mongo.standin.fastpaths import (accelerate, count_documents, fast_upsert,
+                                                     find_documents)
+from hubspot_assets.mongo.standin.storage import EncodedServerStore
 
 SERVER_VERSION = "6.0.0"
 MIN_WIRE_VERSION = 0
@@ -35,6 +37,9 @@ MAX_WIRE_VERSION = 17
 MAX_BSON_OBJECT_SIZE = 16 * 1024 * 1024
 MAX_MESSAGE_SIZE = 48_000_000
 MAX_WRITE_BATCH_SIZE = 100_000
+# Test-sized data stays uncompressed (no CPU spent); a 100,000-contact sync
+# holds ~6 GB of BSON, which compression brings to about 2 GB.
+COMPRESS_ABOVE_BYTES = 512 << 20
 
 _CODE_NAMES = {
     2: "BadValue", 9: "FailedToParse", 11: "UserNotFound", 14: "TypeMismatch",
@@ -98,10 +103,10 @@ def _check_conflicts(update: dict) -> None:
 
 
 class CommandExecutor:
-    """MongoDB commands on top of one in-memory mongomock client."""
+    """MongoDB commands on top of one in-memory mongomock client (documents stored as BSON)."""
 
-    def __init__(self) -> None:
-        self.client = mongomock.MongoClient()
+    def __init__(self, compress_above: int = COMPRESS_ABOVE_BYTES) -> None:
+        self.client = mongomock.MongoClient(_store=EncodedServerStore(compress_above))
         self.cursors = CursorRegistry()
         self.lock = threading.RLock()
         self.started = time.time()
@@ -131,7 +136,8 @@ class CommandExecutor:
                 return CommandError(exc.code or 2, str(exc)).reply()
             except NotImplementedError as exc:
                 return CommandError(115, f"not supported by the MongoDB stand-in: {exc}").reply()
-            except (PyMongoError, KeyError, TypeError, ValueError, AttributeError) as exc:
+            except (PyMongoError, BSONError, KeyError, TypeError, ValueError,
+                    AttributeError) as exc:
                 return CommandError(2, f"{type(exc).__name__}: {exc}").reply()
         reply.setdefault("ok", 1.0)
         return reply
@@ -266,13 +272,14 @@ class CommandExecutor:
 
     def cmd_collstats(self, db_name: str, cmd: dict) -> dict:
         coll = self.collection(db_name, cmd["collStats"])
-        return {"ns": coll.full_name, "count": len(coll._store), "size": 0,
+        return {"ns": coll.full_name, "count": len(coll._store), "size": coll._store.data_size,
                 "nindexes": len(coll.index_information())}
 
     def cmd_dbstats(self, db_name: str, cmd: dict) -> dict:
         names = self.client[db_name].list_collection_names()
-        objects = sum(len(self.collection(db_name, n)._store) for n in names)
-        return {"db": db_name, "collections": len(names), "objects": objects, "dataSize": 0}
+        stores = [self.collection(db_name, n)._store for n in names]
+        return {"db": db_name, "collections": len(names), "objects": sum(map(len, stores)),
+                "dataSize": sum(s.data_size for s in stores)}
 
     # -- indexes -------------------------------------------------------------
 
@@ -369,14 +376,14 @@ class CommandExecutor:
         return self._write_reply(reply, errors)
 
     def _update_one_op(self, coll, op: dict):
-        query, update = op.get("q", {}), op["u"]
-        upsert, multi = bool(op.get("upsert")), bool(op.get("multi"))
         if op.get("arrayFilters"):
             raise NotImplementedError("arrayFilters")
-        _check_upsert_size(op)
-        outcome = fast_upsert(coll, op)
+        inserted = _encoded_insert(op)
+        outcome = fast_upsert(coll, op, inserted)
         if outcome is not None:
             return outcome
+        query, update = op.get("q", {}), op["u"]
+        upsert, multi = bool(op.get("upsert")), bool(op.get("multi"))
         if _is_operator_update(update):
             _check_conflicts(update)
         if isinstance(update, list) or _is_operator_update(update):
@@ -458,17 +465,18 @@ class CommandExecutor:
     def _find_docs(self, coll, query: dict, projection: Any, sort: Any, skip: int,
                    limit: int) -> Iterator[Any]:
         # Not mongomock's Cursor: it re-slices its whole result list on every
-        # next(), which makes reading n documents O(n^2). Stored documents go
-        # to the encoder as they are; only projected ones are copied.
+        # next(), which makes reading n documents O(n^2). Unsorted results go
+        # to the reply as the bytes they are stored as (or their projection).
         limit = abs(limit)
-        docs = coll._iter_documents(query)
-        if sort:
-            docs = iter(_sorted(docs, sort))
-        docs = itertools.islice(docs, skip, skip + limit if limit else None)
-        if projection:
-            # _copy_only_fields consumes its spec, hence a fresh dict per document.
-            docs = (coll._copy_only_fields(d, dict(projection), dict) for d in docs)
-        return docs
+        docs = None if sort else find_documents(coll, query, projection)
+        if docs is None:
+            docs = coll._iter_documents(query)
+            if sort:
+                docs = iter(_sorted(docs, sort))
+            if projection:
+                # _copy_only_fields consumes its spec, hence a fresh dict per document.
+                docs = (coll._copy_only_fields(d, dict(projection), dict) for d in docs)
+        return itertools.islice(docs, skip, skip + limit if limit else None)
 
     def cmd_getmore(self, db_name: str, cmd: dict) -> dict:
         return self.cursors.get_more(int(cmd["getMore"]), cmd.get("batchSize"))
@@ -480,13 +488,8 @@ class CommandExecutor:
 
     def cmd_count(self, db_name: str, cmd: dict) -> dict:
         coll = self.collection(db_name, cmd["count"])
-        query = cmd.get("query") or {}
         skip, limit = cmd.get("skip") or 0, abs(cmd.get("limit") or 0)
-        if not query:
-            total = len(coll._store)
-        else:
-            total = sum(1 for _ in coll._iter_documents(query))
-        total = max(0, total - skip)
+        total = max(0, count_documents(coll, cmd.get("query") or {}) - skip)
         return {"n": min(total, limit) if limit else total}
 
     def cmd_distinct(self, db_name: str, cmd: dict) -> dict:
@@ -513,13 +516,10 @@ class CommandExecutor:
         return self.cursors.first_batch(coll.full_name, iter(results), batch_size)
 
     def _run_pipeline(self, coll, pipeline: list[dict]) -> list[dict]:
-        # A leading $match is applied with the _id fast path and without
-        # copying the documents it rejects (mongomock copies everything).
-        if pipeline and "$match" in pipeline[0]:
-            source = coll._iter_documents(pipeline.pop(0)["$match"])
-        else:
-            source = coll._iter_documents({})
-        documents = [copy.deepcopy(d) for d in source]
+        # A leading $match is applied with the fast paths and without decoding
+        # the documents it rejects; the ones it keeps are fresh copies already.
+        query = pipeline.pop(0)["$match"] if pipeline and "$match" in pipeline[0] else {}
+        documents = list(coll._iter_documents(query))
         return list(mm_aggregate.process_pipeline(documents, coll.database, pipeline, None))
 
     def _fast_count(self, coll, pipeline: list[dict]) -> list[dict] | None:
@@ -540,9 +540,7 @@ class CommandExecutor:
                 limit = stage["$limit"]
             else:
                 return None
-        query = pipeline[0]["$match"]
-        total = len(coll._store) if not query else sum(1 for _ in coll._iter_documents(query))
-        total = max(0, total - skip)
+        total = max(0, count_documents(coll, pipeline[0]["$match"]) - skip)
         total = min(total, limit) if limit else total
         return [{"_id": group["_id"], field: total}] if total else []
 
@@ -578,9 +576,17 @@ class CommandExecutor:
                 raise CommandError(11000, "$merge found a matching document (whenMatched: fail)")
 
 
-def _check_upsert_size(op: dict) -> None:
-    """MongoDB refuses a document over 16 MB (pymongo checks inserts, not updates)."""
-    inserted = op["u"].get("$setOnInsert") if op.get("upsert") and isinstance(op["u"], dict) else None
-    if inserted and len(bson.encode(inserted)) > MAX_BSON_OBJECT_SIZE:
+def _encoded_insert(op: dict) -> bytes | None:
+    """An upsert's `$setOnInsert`, encoded (the fast path stores these bytes).
+
+    MongoDB refuses a document over 16 MB (pymongo checks inserts, not updates).
+    """
+    update = op["u"]
+    inserted = update.get("$setOnInsert") if op.get("upsert") and isinstance(update, dict) else None
+    if not inserted:
+        return None
+    encoded = bson.encode(inserted)
+    if len(encoded) > MAX_BSON_OBJECT_SIZE:
         raise OperationFailure(f"Document to upsert is larger than {MAX_BSON_OBJECT_SIZE}",
                                code=17420)
+    return encoded

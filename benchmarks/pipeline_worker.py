@@ -3,7 +3,9 @@
 Started by `pipeline_bench.py` as a child process so that its peak RSS is the
 pipeline's alone. Reads a JSON job on the command line, prints one JSON line:
 per-stage wall time, Dagster metadata (counts, API usage) and time spent in
-MongoDB bulk writes; the process's peak RSS and an RSS timeline.
+MongoDB bulk writes; the process's peak RSS and an RSS timeline (with malloc's
+in-use and free-but-kept memory and CPU seconds; see `RssSampler` for the
+tracemalloc and sampling-interval environment variables).
 
     pipeline_worker.py '{"sources_file": ..., "source_id": ..., "sink": "mongo"|"counting", ...}'
 
@@ -13,11 +15,14 @@ Benchmark-only instrumentation: MongoDB write time is measured by wrapping
 
 from __future__ import annotations
 
+import ctypes
 import json
+import os
 import resource
 import sys
 import threading
 import time
+import tracemalloc
 from collections import defaultdict
 
 import dagster as dg
@@ -50,19 +55,62 @@ def _timed_flush(original):
     return flush
 
 
+def _malloc_info():
+    """glibc's `mallinfo2` (bytes in use, free inside the heap), or None off glibc."""
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+        mallinfo2 = libc.mallinfo2
+    except (OSError, AttributeError):
+        return None
+
+    class MallInfo2(ctypes.Structure):
+        _fields_ = [(name, ctypes.c_size_t) for name in (
+            "arena", "ordblks", "smblks", "hblks", "hblkhd", "usmblks", "fsmblks", "uordblks",
+            "fordblks", "keepcost")]
+
+    mallinfo2.restype = MallInfo2
+
+    def read() -> tuple[float, float]:
+        info = mallinfo2()
+        return (info.uordblks + info.hblkhd) / 2**20, info.fordblks / 2**20
+    return read
+
+
 class RssSampler(threading.Thread):
-    """RSS of this process every `interval` seconds, for per-stage peaks."""
+    """RSS of this process every `interval` seconds, for per-stage peaks.
+
+    Beside RSS each sample holds what malloc has handed out and what it keeps
+    free inside its heaps (RSS far above the former means fragmentation or
+    memory outside malloc), and, with $PIPELINE_WORKER_TRACEMALLOC=<frames>,
+    the memory Python traces; a tracemalloc snapshot is then taken every
+    $PIPELINE_WORKER_SNAPSHOT_SECONDS (default 20) to name the largest owners.
+    $PIPELINE_WORKER_RSS_INTERVAL sets the sampling interval (default 0.5 s).
+    """
 
     def __init__(self, interval: float = 0.5) -> None:
         super().__init__(daemon=True, name="rss-sampler")
         self.interval = interval
-        self.samples: list[tuple[float, float]] = []
+        # (time, RSS MB, malloc in use MB, malloc free MB, traced MB, CPU seconds)
+        self.samples: list[tuple] = []
+        self.snapshots: list[tuple[float, float, list[str]]] = []
         self._halt = threading.Event()
         self._process = psutil.Process()
+        self._malloc = _malloc_info()
+        self._snapshot_every = float(os.environ.get("PIPELINE_WORKER_SNAPSHOT_SECONDS", 20))
 
     def run(self) -> None:
+        next_snapshot = time.time() + self._snapshot_every
         while not self._halt.is_set():
-            self.samples.append((time.time(), self._process.memory_info().rss / 2**20))
+            now = time.time()
+            used, free = self._malloc() if self._malloc else (None, None)
+            traced = (tracemalloc.get_traced_memory()[0] / 2**20 if tracemalloc.is_tracing()
+                      else None)
+            cpu = self._process.cpu_times()
+            self.samples.append((now, self._process.memory_info().rss / 2**20, used, free, traced,
+                                 cpu.user + cpu.system))
+            if traced is not None and now >= next_snapshot:
+                self.snapshots.append((now, traced, _top_allocations(tracemalloc.take_snapshot())))
+                next_snapshot = time.time() + self._snapshot_every
             self._halt.wait(self.interval)
 
     def stop(self) -> None:
@@ -70,8 +118,36 @@ class RssSampler(threading.Thread):
         self.join()
 
     def peak_between(self, start: float, end: float) -> float | None:
-        inside = [mb for t, mb in self.samples if start <= t <= end]
+        inside = [s[1] for s in self.samples if start <= s[0] <= end]
         return round(max(inside), 1) if inside else None
+
+    def memory_between(self, start: float, end: float) -> dict:
+        """Malloc and tracemalloc figures at the stage's RSS peak, its CPU seconds, and
+        the largest traced owners in its snapshot with the most traced memory."""
+        inside = [s for s in self.samples if start <= s[0] <= end]
+        if not inside:
+            return {}
+        peak = max(inside, key=lambda s: s[1])
+        out = {"malloc_used_mb": _round(peak[2]), "malloc_free_mb": _round(peak[3]),
+               "traced_mb": _round(peak[4]), "cpu_seconds": _round(inside[-1][5] - inside[0][5])}
+        snapshots = [s for s in self.snapshots if start <= s[0] <= end]
+        if snapshots:
+            _, traced, top = max(snapshots, key=lambda s: s[1])
+            out["snapshot_traced_mb"] = _round(traced)
+            out["top_allocations"] = top
+        return out
+
+
+def _round(value: float | None) -> float | None:
+    return None if value is None else round(value, 1)
+
+
+def _top_allocations(snapshot, limit: int = 25) -> list[str]:
+    group_by = "traceback" if tracemalloc.get_traceback_limit() > 1 else "lineno"
+    stats = snapshot.filter_traces([tracemalloc.Filter(False, tracemalloc.__file__)])
+    return [f"{s.size / 2**20:.1f} MB in {s.count} blocks: "
+            + " <- ".join(f"{f.filename.rsplit('/', 2)[-1]}:{f.lineno}" for f in s.traceback)
+            for s in stats.statistics(group_by)[:limit]]
 
 
 def _plain(value):
@@ -152,7 +228,10 @@ def run(job: dict) -> dict:
     every, selection, run_config = _selection(job)
     instance = dg.DagsterInstance.ephemeral()
     instance.add_dynamic_partitions(source_partitions.name, [job["source_id"]])
-    sampler = RssSampler()
+    frames = int(os.environ.get("PIPELINE_WORKER_TRACEMALLOC", 0))
+    if frames:
+        tracemalloc.start(frames)
+    sampler = RssSampler(float(os.environ.get("PIPELINE_WORKER_RSS_INTERVAL", 0.5)))
     sampler.start()
     started = time.time()
     result = dg.materialize(every, selection=selection, partition_key=job["source_id"],
@@ -185,12 +264,16 @@ def run(job: dict) -> dict:
         if "start" in stage and "end" in stage:
             stage["seconds"] = round(stage["end"] - stage["start"], 3)
             stage["peak_rss_mb"] = sampler.peak_between(stage["start"], stage["end"])
+            stage["memory"] = sampler.memory_between(stage["start"], stage["end"])
         stage["write_seconds"] = round(_WRITE_SECONDS.get(name, 0.0), 3)
     return {
         "success": result.success,
         "wall_seconds": round(wall, 3),
         "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
         "stages": stages,
+        # (seconds since start, RSS MB, malloc in use MB, malloc free MB, traced MB, CPU s)
+        "rss_timeline": [(round(t - started, 1), *(_round(v) for v in rest))
+                         for t, *rest in sampler.samples],
     }
 
 

@@ -15,6 +15,10 @@ from hubspot_assets.mongo.documents import RELATIONSHIP, StreamRecord
 
 #: HubSpot rejects association batch reads of more than 1,000 inputs.
 BATCH_SIZE = 1000
+#: Each batch's answer is about 1.25 MB of parsed edges, held by its worker
+#: until consumed: at 48 workers that was 60 MB of a 1M-contact run's peak.
+#: Eight keep the budget busy (a batch is one request) at an eighth of that.
+ASSOCIATION_WORKERS = 8
 
 
 def association_pairs(entries: Iterable[dict[str, Any]]) -> list[tuple[str, str]]:
@@ -90,7 +94,8 @@ def relationship_records(
             }
             yield StreamRecord(RELATIONSHIP, from_type, str(from_id), data, None)
 
-    yield from interleave(batches(), fetch, max_workers=max_workers)
+    yield from interleave(batches(), fetch,
+                          max_workers=min(max_workers, ASSOCIATION_WORKERS))
 
 
 def pair_unit(from_type: str, to_type: str) -> str:

@@ -144,8 +144,10 @@ class TwoEndedRead:
     def __iter__(self) -> Iterator[dict]:
         self.frontier = Frontier()
         self._long_listing = threading.Event()
+        # Records wait here only while the consumer is behind; every large type
+        # of a stage reads at once, so this buffer is paid once per type.
         for _, record in iter_concurrent(self._side, ("list", "search"), max_workers=2,
-                                         buffer=2 * 200):
+                                         buffer=self.read_size):
             yield record
         taken = self.frontier.taken
         logger.info("%s: %d records from the list side, %d from the search side", self.what,

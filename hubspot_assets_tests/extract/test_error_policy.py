@@ -99,3 +99,28 @@ def test_relationship_ids_go_in_batches_of_at_most_1000():
     assert sorted(seen) == [500, 1000, 1000]
     assert len(records) == 2500
     assert records[0].data["toObjectId"] == "7"
+
+
+def test_association_batches_in_flight_are_capped_whatever_the_client_allows():
+    import threading
+    import time
+
+    from hubspot_assets.extract.relationships import ASSOCIATION_WORKERS
+
+    lock, state = threading.Lock(), {"now": 0, "peak": 0}
+
+    class Client:
+        def iter_associations(self, from_type, to_type, ids):
+            with lock:
+                state["now"] += 1
+                state["peak"] = max(state["peak"], state["now"])
+            time.sleep(0.02)  # each batch's answer is held while it is consumed
+            yield ids[0], {"toObjectId": 7, "associationTypes": []}
+            with lock:
+                state["now"] -= 1
+
+    records = list(relationship_records(
+        Client(), [("contacts", "companies")], lambda t: (str(i) for i in range(40_000)),
+        StageReport("relationships", "acme"), max_workers=48))
+    assert len(records) == 40
+    assert 1 < state["peak"] <= ASSOCIATION_WORKERS

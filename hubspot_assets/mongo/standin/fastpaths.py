@@ -235,8 +235,16 @@ def _selected(store, filter_doc: Any) -> Iterator[tuple[Any, Entry, Any]]:
 def _lent_selected(store, filter_doc: Any) -> Iterator[dict]:
     """Inside write_back(): the current dicts, lending only those selected."""
     ids = id_lookup(filter_doc)
-    if ids is not None:
-        candidates = [(key, store.entry(key)) for key in ids]
+    narrowed = ids
+    if narrowed is None and isinstance(filter_doc, Mapping) and "_id" in filter_doc:
+        # `{_id: v, version: {$lt: n}}` (consolidation's conditional update):
+        # only that document can match; decoding every stored one to find it
+        # held the command lock long enough for clients to time out.
+        narrowed = id_lookup({"_id": filter_doc["_id"]})
+    if narrowed is None and (test := compile_filter(filter_doc)) is not None:
+        narrowed = store.candidates(test.equalities)
+    if narrowed is not None:
+        candidates = [(key, store.entry(key)) for key in narrowed]
     else:
         candidates = store.raw_snapshot()
     for key, entry in candidates:

@@ -55,7 +55,8 @@ def _peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def _cpu_seconds(pid: int | None) -> float | None:
+def process_cpu_seconds(pid: int | None) -> float | None:
+    """User plus system CPU seconds a process has used so far (None: no process)."""
     if pid is None:
         return None
     import psutil
@@ -79,7 +80,7 @@ def worker(uri: str, database: str, count: int, batch_size: int, rerun: bool,
                                           run_id=f"{attempt}-{uuid.uuid4()}")
         started = time.perf_counter()
         cpu = time.process_time()
-        server_cpu = _cpu_seconds(server_pid)
+        server_cpu = process_cpu_seconds(server_pid)
         manager.handle_output(context, ContactStream(count))
         seconds = time.perf_counter() - started
         meta = {k: v.value for k, v in context.get_logged_metadata().items()}
@@ -89,7 +90,7 @@ def worker(uri: str, database: str, count: int, batch_size: int, rerun: bool,
                "new": meta["new"], "unchanged": meta["unchanged"]}
         if server_pid is not None:
             # CPU is what a 2-core machine shares with the pipeline; wall time hides it.
-            one["server_cpu_seconds"] = round(_cpu_seconds(server_pid) - server_cpu, 2)
+            one["server_cpu_seconds"] = round(process_cpu_seconds(server_pid) - server_cpu, 2)
         passes.append(one)
     return {"count": count, "batch_size": batch_size, "passes": passes,
             "writer_peak_rss_mb": round(_peak_rss_mb(), 1),

@@ -38,7 +38,8 @@ from hubspot_assets.devtools.sources_file import LocalSource, write_sources_file
 from hubspot_assets.sandbox import SandboxProcess, truth
 from hubspot_assets.sandbox.config import DEFAULT_SIZES, SandboxConfig
 
-from pipeline_minimum import minimum_calls  # a sibling module: benchmarks/ is on sys.path
+from mongo_bench import process_cpu_seconds  # sibling modules: benchmarks/ is on sys.path
+from pipeline_minimum import minimum_calls
 
 HERE = Path(__file__).resolve().parent
 
@@ -131,6 +132,10 @@ class MongoTarget:
     def rss_mb(self) -> float | None:
         return _rss_mb(self.standin.pid) if self.standin else None
 
+    def cpu_seconds(self) -> float | None:
+        """CPU the stand-in has used so far: what it takes from the pipeline's cores."""
+        return process_cpu_seconds(self.standin.pid) if self.standin else None
+
     def __exit__(self, *exc) -> None:
         if self.standin:
             self.standin.stop()
@@ -178,6 +183,7 @@ def run_once(profile: Profile, url: str, sink: str, mongo: MongoTarget, workdir:
            # Alone, the counting sink has no MongoDB to hand relationships its ids.
            "relationships_direct": sink == "counting" and not after_mongo_run}
     cpu_before, load_before = psutil.cpu_times(), os.getloadavg()
+    standin_cpu_before = mongo.cpu_seconds()
     with RequestTimeline(url) as timeline:
         result = run_worker(job)
     result["request_timeline"] = timeline.samples
@@ -190,6 +196,8 @@ def run_once(profile: Profile, url: str, sink: str, mongo: MongoTarget, workdir:
                          "cpu_busy_fraction": round(busy / total, 3) if total else None}
     result["sandbox_stats"] = requests.get(f"{url}/_sandbox/stats").json()
     result["mongo_server_rss_mb"] = mongo.rss_mb()
+    if standin_cpu_before is not None:
+        result["mongo_server_cpu_seconds"] = round(mongo.cpu_seconds() - standin_cpu_before, 1)
     result["sink"] = sink
     return result
 
@@ -335,7 +343,8 @@ def print_run(profile: Profile, run: dict, rows: list[dict]) -> None:
           f"429s, peak {server['peak_window_requests'].get(TOKEN, 0)} in one "
           f"{server['window_seconds']:g}s window (limit {profile.ten_second}); worker peak RSS "
           f"{run['peak_rss_mb']:.0f} MB"
-          + (f"; MongoDB stand-in RSS {run['mongo_server_rss_mb']:.0f} MB"
+          + (f"; MongoDB stand-in RSS {run['mongo_server_rss_mb']:.0f} MB, "
+             f"{run.get('mongo_server_cpu_seconds', 0):.0f} CPU s in this run"
              if run.get("mongo_server_rss_mb") else ""))
     if any(r.get("outside_dagster") for r in rows):
         print("relationships: the stage's extract logic run outside Dagster over the counting "

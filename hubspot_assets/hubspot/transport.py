@@ -336,7 +336,7 @@ def _parse_json(content: bytes) -> tuple[Any, str | None]:
     if not content:
         return None, "empty body"
     try:
-        # orjson decodes a 2 MB batch-read page in less than half json's time,
+        # orjson decodes a 2 MB batch-read page in about half json's time,
         # and decoding is most of a large sync's CPU; it refuses a few things
         # json accepts (integers past 64 bits, NaN), so json has the last word.
         return orjson.loads(content), None

@@ -83,9 +83,10 @@ class Frontier:
                 self.ordered = False
                 logger.warning("list page out of ascending id order: listing to the end "
                                "without the search side")
-            keep = [r for r, i in zip(page, ids) if self.high is None or i < self.high]
-            if keep:
-                top = max(i for i in ids if self.high is None or i < self.high)
+            kept = [(r, i) for r, i in zip(page, ids) if self.high is None or i < self.high]
+            keep = [r for r, _ in kept]
+            if kept:
+                top = max(i for _, i in kept)
                 self.low = top if self.low is None else max(self.low, top)
             if self.ordered and len(keep) < len(page):
                 self.met = True
@@ -96,9 +97,10 @@ class Frontier:
         """The records of a search page the search side keeps (descending ids)."""
         ids = [record_id(r) for r in page]
         with self._lock:
-            keep = [r for r, i in zip(page, ids) if self.low is None or i > self.low]
-            if keep:
-                bottom = min(i for i in ids if self.low is None or i > self.low)
+            kept = [(r, i) for r, i in zip(page, ids) if self.low is None or i > self.low]
+            keep = [r for r, _ in kept]
+            if kept:
+                bottom = min(i for _, i in kept)
                 self.high = bottom if self.high is None else min(self.high, bottom)
             if len(keep) < len(page):
                 self.met = True

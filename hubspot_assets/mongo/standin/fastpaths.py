@@ -210,16 +210,7 @@ def _selected(store, filter_doc: Any) -> Iterator[tuple[Any, Entry, Any]]:
                 yield key, entry, None
         return
     test = compile_filter(filter_doc)
-    narrowed = id_lookup({"_id": filter_doc["_id"]}) if "_id" in filter_doc else None
-    if narrowed is None and test is not None:
-        narrowed = store.candidates(test.equalities)
-    if narrowed is not None:
-        # `{_id: v, other: ...}` (conditional updates) or an indexed field:
-        # only those documents can match.
-        candidates = [(key, store.entry(key)) for key in narrowed]
-    else:
-        candidates = store.raw_snapshot()
-    for key, entry in candidates:
+    for key, entry in _possible_matches(store, filter_doc, test):
         if entry is None:
             continue
         if test is not None:
@@ -232,22 +223,28 @@ def _selected(store, filter_doc: Any) -> Iterator[tuple[Any, Entry, Any]]:
                 yield key, entry, document
 
 
+def _possible_matches(store, filter_doc: Any, test) -> list | Iterator:
+    """(key, entry) of every document that may match: by `_id` or an index if
+    the filter allows, else every stored one.
+
+    `{_id: v, version: {$lt: n}}` (consolidation's conditional update) can
+    match one document only; decoding every stored one to find it held the
+    command lock long enough for clients to time out.
+    """
+    narrowed = None
+    if isinstance(filter_doc, Mapping) and "_id" in filter_doc:
+        narrowed = id_lookup({"_id": filter_doc["_id"]})
+    if narrowed is None and test is not None:
+        narrowed = store.candidates(test.equalities)
+    if narrowed is None:
+        return store.raw_snapshot()
+    return [(key, store.entry(key)) for key in narrowed]
+
+
 def _lent_selected(store, filter_doc: Any) -> Iterator[dict]:
     """Inside write_back(): the current dicts, lending only those selected."""
     ids = id_lookup(filter_doc)
-    narrowed = ids
-    if narrowed is None and isinstance(filter_doc, Mapping) and "_id" in filter_doc:
-        # `{_id: v, version: {$lt: n}}` (consolidation's conditional update):
-        # only that document can match; decoding every stored one to find it
-        # held the command lock long enough for clients to time out.
-        narrowed = id_lookup({"_id": filter_doc["_id"]})
-    if narrowed is None and (test := compile_filter(filter_doc)) is not None:
-        narrowed = store.candidates(test.equalities)
-    if narrowed is not None:
-        candidates = [(key, store.entry(key)) for key in narrowed]
-    else:
-        candidates = store.raw_snapshot()
-    for key, entry in candidates:
+    for key, entry in _possible_matches(store, filter_doc, compile_filter(filter_doc)):
         if entry is None:
             continue
         document = store.peek(key, entry)

@@ -28,7 +28,7 @@ import requests
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from hubspot_assets.hubspot import ClientConfig, HubSpotClient, RateBudget  # noqa: E402
-from hubspot_assets.sandbox import SandboxProcess  # noqa: E402
+from hubspot_assets_tests.sandbox import SandboxProcess  # noqa: E402
 
 TOKEN = "bench-token"
 TYPES = ["contacts", "companies", "deals", "tickets", "products", "line_items", "notes",

@@ -18,10 +18,15 @@ from typing import Any, Optional
 
 import dagster as dg
 
-from hubspot_assets.mongo.io_manager import MongoStreamIOManager
-
-from hubspot_assets.mongo.documents import (CUSTOM_OBJECT_SCHEMA, DOWNLOAD_LIST_ENTRY, EVENT_TYPE,
-                                            OBJECT, coerce_record)
+from hubspot_assets.defs.io_manager import MongoStreamIOManager
+from hubspot_assets.stream.protocol import RecordStream
+from hubspot_assets.stream.records import (
+    CUSTOM_OBJECT_SCHEMA,
+    DOWNLOAD_LIST_ENTRY,
+    EVENT_TYPE,
+    OBJECT,
+    coerce_record,
+)
 
 # Kinds that downstream stages read whole; there are few of them.
 _WHOLE = {CUSTOM_OBJECT_SCHEMA, DOWNLOAD_LIST_ENTRY, EVENT_TYPE}
@@ -81,8 +86,8 @@ class CountingSinkIOManager(dg.ConfigurableIOManager):
                 spilled = _spilled(record)
                 if spilled is not None:
                     handle.write(json.dumps(spilled, separators=(",", ":")) + "\n")
-        extra = getattr(obj, "metadata", None)
-        metadata = dict(extra() or {}) if callable(extra) else {}
+        # Nothing is stored, so `on_written` (which commits watermarks) is not called.
+        metadata = dict(obj.metadata()) if isinstance(obj, RecordStream) else {}
         metadata["dagster/partition_row_count"] = sum(kinds.values())
         context.add_output_metadata(metadata)
 

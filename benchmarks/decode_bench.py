@@ -16,7 +16,7 @@ import time
 import orjson
 import requests
 
-from hubspot_assets.sandbox import AccountSpec, SandboxConfig, SandboxServer
+from hubspot_assets_tests.sandbox import AccountSpec, SandboxConfig, SandboxServer
 
 TOKEN = "decode-bench-token"
 

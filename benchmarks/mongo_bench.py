@@ -37,7 +37,7 @@ class ContactStream:
         self.count = count
 
     def __iter__(self):
-        from hubspot_assets.mongo.documents import OBJECT, StreamRecord
+        from hubspot_assets.stream.records import OBJECT, StreamRecord
 
         for i in range(self.count):
             updated = f"2024-03-{1 + i % 28:02d}T10:00:00.000Z"
@@ -70,7 +70,7 @@ def worker(uri: str, database: str, count: int, batch_size: int, rerun: bool,
     """Runs in the writer subprocess: one size, optionally written twice."""
     import dagster as dg
 
-    from hubspot_assets.mongo import MongoStreamIOManager
+    from hubspot_assets.defs.io_manager import MongoStreamIOManager
 
     manager = MongoStreamIOManager(uri=uri, database=database, batch_size=batch_size)
     baseline = _peak_rss_mb()
@@ -98,7 +98,7 @@ def worker(uri: str, database: str, count: int, batch_size: int, rerun: bool,
 
 
 def run_size(count: int, args: argparse.Namespace) -> dict:
-    from hubspot_assets.mongo.standin.process import StandinProcess
+    from hubspot_assets_tests.mongo_standin.process import StandinProcess
 
     standin = None
     uri = os.environ.get("MONGODB_URI")

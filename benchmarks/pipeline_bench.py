@@ -33,13 +33,12 @@ from pathlib import Path
 
 import psutil
 import requests
-
-from hubspot_assets.devtools.sources_file import LocalSource, write_sources_file
-from hubspot_assets.sandbox import SandboxProcess, truth
-from hubspot_assets.sandbox.config import DEFAULT_SIZES, SandboxConfig
-
 from mongo_bench import process_cpu_seconds  # sibling modules: benchmarks/ is on sys.path
 from pipeline_minimum import minimum_calls
+
+from hubspot_assets_tests.harness.sources_file import LocalSource, write_sources_file
+from hubspot_assets_tests.sandbox import SandboxProcess, truth
+from hubspot_assets_tests.sandbox.config import DEFAULT_SIZES, SandboxConfig
 
 HERE = Path(__file__).resolve().parent
 
@@ -123,7 +122,7 @@ class MongoTarget:
 
     def __enter__(self) -> "MongoTarget":
         if not self.uri:
-            from hubspot_assets.mongo.standin.process import StandinProcess
+            from hubspot_assets_tests.mongo_standin.process import StandinProcess
 
             self.standin = StandinProcess().start()
             self.uri = self.standin.uri

@@ -24,7 +24,7 @@ from hubspot_assets.extract.discovery import candidate_types
 from hubspot_assets.extract.relationships import association_pairs
 from hubspot_assets.hubspot.config import ClientConfig
 from hubspot_assets.hubspot.paging import chunk_properties
-from hubspot_assets.sandbox import truth
+from hubspot_assets_tests.sandbox import truth
 
 LIST = "GET /crm/v3/objects/{objectType}"
 BATCH_READ = "POST /crm/v3/objects/{objectType}/batch/read"

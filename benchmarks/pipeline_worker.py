@@ -27,19 +27,18 @@ from collections import defaultdict
 
 import dagster as dg
 import psutil
-
-from hubspot_assets import assets, jobs
-from hubspot_assets.assets.stage import STREAM_IO_MANAGER
-from hubspot_assets.extract.relationships import association_pairs, relationship_records
-from hubspot_assets.extract.report import StageReport
-from hubspot_assets.mongo import writer
-from hubspot_assets.mongo.documents import OBJECT
-from hubspot_assets.mongo.io_manager import MongoStreamIOManager
-from hubspot_assets.mongo.resource import MongoResource
-from hubspot_assets.partitions import source_partitions
-from hubspot_assets.resources import HubSpotResource
-
 from counting_sink import CountingSinkIOManager, SpilledStream, spill_path
+
+from hubspot_assets.defs import assets, jobs
+from hubspot_assets.defs.assets.stage import STREAM_IO_MANAGER
+from hubspot_assets.defs.io_manager import MongoStreamIOManager
+from hubspot_assets.defs.partitions import source_partitions
+from hubspot_assets.defs.resources import HubSpotResource, HubSpotSettings, MongoResource
+from hubspot_assets.extract.relationships import association_pairs, relationship_records
+from hubspot_assets.extract.units import StageReport
+from hubspot_assets.mongo import writer
+from hubspot_assets.runtime import tune_process
+from hubspot_assets.stream.records import OBJECT
 
 # Seconds spent inside MongoDB bulk writes, per stage (the writer's helper thread).
 _WRITE_SECONDS: dict[str, float] = defaultdict(float)
@@ -218,10 +217,9 @@ def run(job: dict) -> dict:
         sink = CountingSinkIOManager(spill_dir=job["spill_dir"], read_database=database,
                                      read_uri=job["mongo_uri"] if job["read_mongo"] else None)
     resources = {
-        "hubspot": HubSpotResource(sources_file=job["sources_file"],
-                                   limiter_backend=job["limiter_backend"],
-                                   limiter_dir=job["limiter_dir"],
-                                   max_in_flight=job["max_in_flight"]),
+        "hubspot": HubSpotResource(sources_file=job["sources_file"], settings=HubSpotSettings(
+            limiter_backend=job["limiter_backend"], limiter_dir=job["limiter_dir"],
+            max_in_flight=job["max_in_flight"])),
         STREAM_IO_MANAGER: sink,
         "mongo": MongoResource(uri=job["mongo_uri"], database=database),
     }
@@ -278,4 +276,5 @@ def run(job: dict) -> dict:
 
 
 if __name__ == "__main__":
+    tune_process()  # as the code location does when it loads
     print(json.dumps(run(json.loads(sys.argv[1]))), flush=True)

@@ -20,8 +20,8 @@ from urllib.parse import quote, urlsplit
 import psutil
 import requests
 
-from hubspot_assets.sandbox import DEMO_TOKEN, SandboxProcess
-from hubspot_assets.sandbox.catalog import standard_properties
+from hubspot_assets_tests.sandbox import DEMO_TOKEN, SandboxProcess
+from hubspot_assets_tests.sandbox.catalog import standard_properties
 
 NO_LIMITS = ["--ten-second-limit", "1000000000", "--daily-limit", "1000000000",
              "--search-per-second", "1000000000"]

@@ -15,8 +15,8 @@ from typing import Any
 import yaml
 
 from hubspot_assets.hubspot.config import RateBudget
+from hubspot_assets.stream.naming import InvalidSourceId, validate_source_id
 
-SOURCE_ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
 ENV_VAR_PATTERN = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 DEFAULT_TIER = "professional"
@@ -138,12 +138,10 @@ def parse_source(entry: Any) -> Source:
         raise RegistryError(
             f"unknown key(s) {sorted(unknown)}; allowed: {sorted(_ENTRY_KEYS)}."
         )
-    source_id = entry.get("id")
-    if not isinstance(source_id, str) or not SOURCE_ID_PATTERN.match(source_id):
-        raise RegistryError(
-            f"id {source_id!r} is not a valid source id: use 1-64 letters, digits, "
-            f"'_' or '-', starting with a letter or digit (it names a MongoDB collection)."
-        )
+    try:
+        source_id = validate_source_id(entry.get("id"))
+    except InvalidSourceId as exc:
+        raise RegistryError(f"{exc} (it names MongoDB collections).") from None
     token_env = entry.get("token_env")
     if not isinstance(token_env, str) or not ENV_VAR_PATTERN.match(token_env):
         raise RegistryError(

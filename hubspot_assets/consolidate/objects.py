@@ -9,15 +9,16 @@ whatever order documents arrive in, a version re-read through the overlap
 costs a read and no write, and concurrent runs cannot regress an object.
 Memory stays at one batch.
 
-Why batches of upserts and not one `$merge` aggregation: "newest wins" needs
-a `$merge` with a `whenMatched` pipeline, which the MongoDB stand-in used in
-development does not run; these writes do the same on both, at most three
-round trips per 1,000 documents.
+Why batches of upserts and not one `$merge` aggregation: a batch at a time
+keeps memory and each server operation bounded, reports exact new/changed/
+deleted counts, and lets the objects' watermark advance only over what was
+folded; it costs at most three round trips per 1,000 documents.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -25,13 +26,14 @@ from pymongo import UpdateOne
 from pymongo.collection import Collection
 from pymongo.database import Database
 
-from hubspot_assets.consolidate.batches import Written, batched, write
-from hubspot_assets.consolidate.storage import indexed_stream, object_key, objects_collection
-from hubspot_assets.consolidate.timestamps import aware, as_datetime, epoch_ms, utcnow
-from hubspot_assets.incremental.watermarks import WatermarkStore
-from hubspot_assets.mongo.documents import OBJECT
+from hubspot_assets.mongo.bulk import Written, batched, write
+from hubspot_assets.mongo.collections import objects_collection, stream_collection
+from hubspot_assets.stream.naming import CONSOLIDATED_OBJECTS, object_key
+from hubspot_assets.stream.records import OBJECT
+from hubspot_assets.sync.watermarks import WatermarkStore
+from hubspot_assets.timestamps import as_datetime, aware, epoch_ms, utcnow
 
-STAGE = "consolidated_objects"
+STAGE = CONSOLIDATED_OBJECTS
 STREAM_FIELDS = {"object_type": 1, "hubspot_id": 1, "data": 1, "data_hash": 1, "fetched_at": 1}
 
 
@@ -106,9 +108,8 @@ def fold(objects: Collection, documents: list[dict[str, Any]], source_id: str, r
     stored = {d["_id"]: d["version"]
               for d in objects.find({"_id": {"$in": list(rows)}}, {"version": 1})}
     new = [key for key in rows if key not in stored]
-    inserted = set(objects.bulk_write(
-        [UpdateOne({"_id": key}, {"$setOnInsert": rows[key]}, upsert=True) for key in new],
-        ordered=False).upserted_ids.values()) if new else set()
+    inserted = write(objects, [UpdateOne({"_id": key}, {"$setOnInsert": rows[key]}, upsert=True)
+                               for key in new]).upserted_ids
     # Stored now (maybe by a concurrent run since the read) and older: the
     # condition keeps the replacement atomic, so a newer version always wins.
     updates = [UpdateOne({"_id": key, "version": {"$lt": fields["version"]}}, {"$set": fields})
@@ -131,7 +132,7 @@ def consolidate_objects(db: Database, source_id: str, run_id: str, *,
     if since is not None:
         query["fetched_at"] = {"$gte": since}
     now = utcnow()
-    documents = indexed_stream(db, source_id).find(query, STREAM_FIELDS, batch_size=1000)
+    documents = stream_collection(db, source_id).find(query, STREAM_FIELDS, batch_size=1000)
     with documents:
         for batch in batched(documents):
             summary.read += len(batch)
@@ -147,3 +148,15 @@ def consolidate_objects(db: Database, source_id: str, run_id: str, *,
     watermarks.commit(source_id, STAGE, {"run_id": run_id, **asdict(summary),
                                          "committed_at": utcnow()})
     return summary
+
+
+def objects_consolidated(db: Database, source_id: str) -> bool:
+    """Whether consolidation has committed the objects of this source at least once."""
+    return WatermarkStore(db).load(source_id, STAGE) is not None
+
+
+def live_ids(db: Database, source_id: str, object_type: str) -> Iterator[str]:
+    """The ids of one type's live objects, read lazily (what the association sweep needs)."""
+    documents = objects_collection(db, source_id).find(
+        {"object_type": object_type, "archived": False}, {"hubspot_id": 1}, batch_size=1000)
+    return (d["hubspot_id"] for d in documents)

@@ -28,17 +28,25 @@ from pymongo import UpdateOne
 from pymongo.collection import Collection
 from pymongo.database import Database
 
-from hubspot_assets.consolidate.batches import batched, write
-from hubspot_assets.consolidate.storage import (object_key, objects_collection,
-                                                    relationships_collection)
-from hubspot_assets.consolidate.timestamps import utcnow
-from hubspot_assets.extract.relationships import pair_unit
-from hubspot_assets.incremental.watermarks import WatermarkStore
-from hubspot_assets.mongo.connection import runs_collection
-from hubspot_assets.mongo.stored_stream import latest_stream, run_key
+from hubspot_assets.mongo.bulk import batched, write
+from hubspot_assets.mongo.collections import (
+    objects_collection,
+    relationships_collection,
+    runs_collection,
+)
+from hubspot_assets.mongo.stored_stream import latest_stream
+from hubspot_assets.stream.naming import (
+    CONSOLIDATED_RELATIONSHIPS,
+    RELATIONSHIPS,
+    SourceNames,
+    object_key,
+    pair_unit,
+)
+from hubspot_assets.sync.watermarks import WatermarkStore
+from hubspot_assets.timestamps import utcnow
 
-STAGE = "consolidated_relationships"
-SWEEP_STAGE = "relationships"
+STAGE = CONSOLIDATED_RELATIONSHIPS
+SWEEP_STAGE = RELATIONSHIPS
 
 
 class SweepNotFound(LookupError):
@@ -141,7 +149,8 @@ def _mark_removed(db: Database, edges: Collection, sweep: Any, source_id: str,
 def consolidate_relationships(db: Database, source_id: str, run_id: str) -> RelationshipsSummary:
     """Bring `source_{id}_relationships` in line with the latest association sweep."""
     sweep = latest_stream(db, source_id, SWEEP_STAGE)
-    run = runs_collection(db).find_one({"_id": run_key(source_id, SWEEP_STAGE)}, {"run_id": 1})
+    run = runs_collection(db).find_one({"_id": SourceNames(source_id).stage_key(SWEEP_STAGE)},
+                                        {"run_id": 1})
     if sweep is None or run is None:
         raise SweepNotFound(f"source {source_id}: the relationships stage has no finished run")
     state = WatermarkStore(db).load(source_id, SWEEP_STAGE) or {}

@@ -5,17 +5,16 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from typing import Any
 
-from hubspot_assets.extract.interleave import interleave
-from hubspot_assets.extract.report import StageReport
+from hubspot_assets.extract.units import StageReport, interleave
 from hubspot_assets.hubspot import catalog
 from hubspot_assets.hubspot.errors import Forbidden, HubSpotError, NotFound
-from hubspot_assets.mongo.documents import (
+from hubspot_assets.registry import Source
+from hubspot_assets.stream.records import (
+    CUSTOM_OBJECT_SCHEMA,
     DOWNLOAD_LIST_ENTRY,
     EVENT_TYPE,
-    CUSTOM_OBJECT_SCHEMA,
     StreamRecord,
 )
-from hubspot_assets.registry import Source
 
 #: Statuses of a download list entry.
 READY, SKIPPED = "ready", "skipped"

@@ -6,10 +6,9 @@ from collections.abc import Iterable, Iterator
 from functools import partial
 from typing import Any
 
-from hubspot_assets.extract.interleave import interleave
-from hubspot_assets.extract.report import StageReport
-from hubspot_assets.incremental.plan import SyncPlan
-from hubspot_assets.mongo.documents import OBJECT, StreamRecord
+from hubspot_assets.extract.units import StageReport, interleave
+from hubspot_assets.stream.records import OBJECT, StreamRecord
+from hubspot_assets.sync.plan import SyncPlan
 
 
 def object_records(

@@ -7,11 +7,11 @@ from functools import partial
 from itertools import islice
 from typing import Any
 
-from hubspot_assets.extract.interleave import interleave
-from hubspot_assets.extract.report import StageReport
+from hubspot_assets.extract.units import StageReport, interleave
 from hubspot_assets.hubspot import catalog
-from hubspot_assets.incremental.plan import SyncPlan
-from hubspot_assets.mongo.documents import RELATIONSHIP, StreamRecord
+from hubspot_assets.stream.naming import pair_unit
+from hubspot_assets.stream.records import RELATIONSHIP, StreamRecord
+from hubspot_assets.sync.plan import SyncPlan
 
 #: HubSpot rejects association batch reads of more than 1,000 inputs.
 BATCH_SIZE = 1000
@@ -97,7 +97,3 @@ def relationship_records(
     yield from interleave(batches(), fetch,
                           max_workers=min(max_workers, ASSOCIATION_WORKERS))
 
-
-def pair_unit(from_type: str, to_type: str) -> str:
-    """The unit name of an association pair, as fetched (one direction)."""
-    return f"{from_type}->{to_type}"

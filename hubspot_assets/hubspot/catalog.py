@@ -15,15 +15,13 @@ class ObjectType:
     object_type_id: str
     # The property search filters and sorts on for "modified since".
     modified_property: str = "hs_lastmodifieddate"
-    # Commonly needs a higher tier or a specific scope: a 403 means "skip, record why".
-    optional: bool = True
 
 
 STANDARD_OBJECT_TYPES: tuple[ObjectType, ...] = (
-    ObjectType("contacts", "0-1", "lastmodifieddate", optional=False),
-    ObjectType("companies", "0-2", optional=False),
-    ObjectType("deals", "0-3", optional=False),
-    ObjectType("tickets", "0-5", optional=False),
+    ObjectType("contacts", "0-1", "lastmodifieddate"),
+    ObjectType("companies", "0-2"),
+    ObjectType("deals", "0-3"),
+    ObjectType("tickets", "0-5"),
     ObjectType("products", "0-7"),
     ObjectType("line_items", "0-8"),
     ObjectType("quotes", "0-14"),
@@ -89,10 +87,6 @@ def modified_property(name_or_id: str) -> str:
     """Last-modified property used for search windows (contacts differ)."""
     entry = BY_NAME.get(name_or_id) or BY_ID.get(name_or_id)
     return entry.modified_property if entry else "hs_lastmodifieddate"
-
-
-def is_standard(name_or_id: str) -> bool:
-    return name_or_id in BY_NAME or name_or_id in BY_ID
 
 
 def association_pairs_for(available: set[str] | frozenset[str]) -> list[tuple[str, str]]:

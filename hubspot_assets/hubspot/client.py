@@ -19,18 +19,19 @@ listed chunk by chunk and merged per id, in lockstep (few, ~90 days' worth).
 
 from __future__ import annotations
 
-import datetime as dt
 import logging
 from typing import Any, Callable, Iterable, Iterator, TypeVar
 from urllib.parse import quote
 
-from . import catalog, limiter as lanes
+from hubspot_assets.timestamps import iso_z, to_epoch_ms
+
+from . import catalog
+from . import limiter as lanes
 from .concurrency import iter_concurrent, map_concurrent
 from .config import ClientConfig
 from .errors import MalformedResponse
 from .limiter import RequestLimiter
-from .paging import (SearchWindows, chunk_properties, iter_pages, next_cursor, results_of,
-                     to_epoch_ms)
+from .paging import SearchWindows, chunk_properties, iter_pages, next_cursor, results_of
 from .stats import ClientStats
 from .transport import Transport
 from .two_ended import TwoEndedRead, record_id
@@ -311,7 +312,7 @@ class HubSpotClient:
             base["objectType"] = object_type
         for key, value in (("occurredAfter", occurred_after), ("occurredBefore", occurred_before)):
             if value is not None:
-                base[key] = _iso(value)
+                base[key] = iso_z(value)
 
         def fetch(after: str | None) -> dict:
             params = {**base, "after": after} if after else base
@@ -374,11 +375,3 @@ class HubSpotClient:
         page = self._get(f"/crm/v4/associations/{_seg(from_type)}/{_seg(to_type)}/labels",
                          "/crm/v4/associations/{fromObjectType}/{toObjectType}/labels")
         return results_of(page, "association labels")
-
-
-def _iso(value: Any) -> str:
-    """Events take ISO-8601 timestamps."""
-    ms = to_epoch_ms(value)
-    assert ms is not None
-    return dt.datetime.fromtimestamp(ms / 1000, dt.timezone.utc).isoformat(
-        timespec="milliseconds").replace("+00:00", "Z")

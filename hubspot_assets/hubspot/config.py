@@ -1,7 +1,10 @@
 """Client configuration: plain values in, no I/O.
 
-`ClientConfig` is what a caller (the Dagster resource, a script, a test) builds;
-`RateBudget` is the HubSpot rate limit the shared limiter enforces.
+`ClientSettings` holds the knobs an operator may turn, declared once here with
+their defaults, bounds and descriptions (the Dagster resource nests them as
+they are). `ClientConfig` adds what one account needs (token, base URL, rate
+budget) and HubSpot's protocol bounds. `RateBudget` is the HubSpot rate limit
+the shared limiter enforces.
 """
 
 from __future__ import annotations
@@ -9,8 +12,10 @@ from __future__ import annotations
 import math
 import os
 import tempfile
-from dataclasses import dataclass, field, fields, replace
-from typing import Any, Mapping
+from dataclasses import dataclass
+from typing import Any, Mapping, Optional
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 DEFAULT_BASE_URL = "https://api.hubapi.com"
 LIMITER_BACKENDS = ("sqlite", "redis", "memory")
@@ -87,65 +92,54 @@ class RateBudget:
         return self._usable(self.search_per_second)
 
 
-@dataclass(frozen=True)
-class ClientConfig:
-    """Everything the client needs; `repr()` never shows the token.
+class ClientSettings(BaseModel):
+    """How a client behaves on any account: the knobs an operator may turn."""
 
-    `token_source` names where the token came from (for example
-    ``"$HUBSPOT_TOKEN_ACME"``) so error messages can point at the fix.
-    `limiter_backend=None` means: Redis when `redis_url` is set, else SQLite.
-    """
+    # hide_input_in_errors: an error about any field must not print the token.
+    model_config = ConfigDict(frozen=True, extra="forbid", hide_input_in_errors=True)
 
-    token: str = field(repr=False)
-    base_url: str = DEFAULT_BASE_URL
-    budget: RateBudget = field(default_factory=RateBudget)
-    limiter_backend: str | None = None
-    limiter_dir: str | None = None
-    redis_url: str | None = None
-    max_in_flight: int = 8
-    connect_timeout: float = 10.0
-    read_timeout: float = 60.0
-    max_attempts: int = 6
-    max_rate_limit_retries: int = 10
-    backoff_base: float = 0.5
-    backoff_max: float = 30.0
-    max_limiter_wait: float = 300.0
-    max_retry_after: float = 120.0
-    max_url_length: int = 8000
-    page_size: int = 100
-    search_page_size: int = 200
-    search_result_cap: int = 10_000
-    association_batch_size: int = 1000
-    batch_read_size: int = 100
+    limiter_backend: Optional[str] = Field(
+        default=None,
+        description="'sqlite' (processes on one host share a file-locked bucket), 'redis' "
+        "(several hosts) or 'memory' (one process); default: redis when redis_url is set, "
+        "else sqlite.")
+    limiter_dir: Optional[str] = Field(
+        default=None, description="Directory of the SQLite buckets (default: the system's "
+        "temporary directory).")
+    redis_url: Optional[str] = Field(default=None, description="Redis URL of the shared buckets.")
+    max_in_flight: int = Field(default=8, ge=1, description="Concurrent requests per client.")
+    connect_timeout: float = Field(default=10.0, gt=0, description="Seconds to connect.")
+    read_timeout: float = Field(
+        default=60.0, gt=0, description="Seconds to wait for a response before retrying.")
+    max_attempts: int = Field(
+        default=6, ge=1, description="Attempts per request before its error is reported.")
+    max_rate_limit_retries: int = Field(
+        default=10, ge=0, description="429 answers one request may get before it fails.")
+    backoff_base: float = Field(default=0.5, ge=0, description="First pause between attempts, s.")
+    backoff_max: float = Field(default=30.0, ge=0, description="Longest pause between attempts, s.")
+    max_limiter_wait: float = Field(
+        default=300.0, gt=0, description="Longest wait for a rate-limit permit, s.")
+    max_retry_after: float = Field(
+        default=120.0, gt=0, description="Longest Retry-After honoured, s.")
     # A live listing this many pages long (with more to come) is joined by a
     # search chain from the highest id (`two_ended`); 0 turns that off.
-    two_ended_after_pages: int = 5
-    events_page_size: int = 100
-    token_source: str | None = None
-    source_label: str | None = None
-    user_agent: str = "hubspot-assets/0.1"
+    two_ended_after_pages: int = Field(
+        default=5, ge=0, description="List pages after which a long listing is also read from "
+        "its highest id through CRM search (0 turns it off).")
+    user_agent: str = Field(default="hubspot-assets/0.1", description="User-Agent header.")
 
-    def __post_init__(self) -> None:
-        if not self.token or not isinstance(self.token, str):
-            raise ValueError("ClientConfig.token is empty: supply the HubSpot private app token")
-        if isinstance(self.budget, Mapping):
-            object.__setattr__(self, "budget", RateBudget(**self.budget))
-        backend = self.resolved_backend
-        if backend not in LIMITER_BACKENDS:
-            raise ValueError(f"limiter_backend must be one of {LIMITER_BACKENDS}, not {backend!r}")
-        if backend == "redis" and not self.redis_url:
+    @field_validator("limiter_backend")
+    @classmethod
+    def _known_backend(cls, value: Optional[str]) -> Optional[str]:
+        if value and value not in LIMITER_BACKENDS:
+            raise ValueError(f"limiter_backend must be one of {LIMITER_BACKENDS}, not {value!r}")
+        return value or None
+
+    @model_validator(mode="after")
+    def _redis_needs_url(self) -> "ClientSettings":
+        if self.resolved_backend == "redis" and not self.redis_url:
             raise ValueError("limiter_backend='redis' needs redis_url")
-        if self.max_in_flight < 1 or self.max_attempts < 1:
-            raise ValueError("max_in_flight and max_attempts must be >= 1")
-        if not 1 <= self.association_batch_size <= 1000:
-            raise ValueError("association_batch_size must be within 1..1000 (HubSpot's cap)")
-        if not 1 <= self.batch_read_size <= 100:
-            raise ValueError("batch_read_size must be within 1..100 (HubSpot's cap)")
-        if self.two_ended_after_pages < 0:
-            raise ValueError("two_ended_after_pages must be >= 0 (0 turns two-ended reads off)")
-        if self.max_url_length < 512:
-            raise ValueError("max_url_length below 512 cannot hold a request")
-        object.__setattr__(self, "base_url", self.base_url.rstrip("/"))
+        return self
 
     @property
     def resolved_backend(self) -> str:
@@ -158,23 +152,54 @@ class ClientConfig:
         """Directory of the SQLite buckets: shared by every process on this host."""
         return self.limiter_dir or os.path.join(tempfile.gettempdir(), "hubspot_assets_ratelimit")
 
+
+class ClientConfig(ClientSettings):
+    """Everything one client needs; `repr()` never shows the token.
+
+    `token_source` names where the token came from (for example
+    ``"$HUBSPOT_TOKEN_ACME"``) so error messages can point at the fix.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid", hide_input_in_errors=True,
+                              arbitrary_types_allowed=True)
+
+    token: str = Field(repr=False, min_length=1)
+    base_url: str = DEFAULT_BASE_URL
+    budget: RateBudget = Field(default_factory=RateBudget)
+    token_source: Optional[str] = None
+    source_label: Optional[str] = None
+    # HubSpot's protocol bounds (its caps, or what its URLs and pages hold).
+    max_url_length: int = Field(default=8000, ge=512)
+    page_size: int = Field(default=100, ge=1, le=100)
+    search_page_size: int = Field(default=200, ge=1, le=200)
+    search_result_cap: int = Field(default=10_000, ge=1)
+    association_batch_size: int = Field(default=1000, ge=1, le=1000)
+    batch_read_size: int = Field(default=100, ge=1, le=100)
+    events_page_size: int = Field(default=100, ge=1)
+
+    @field_validator("token", mode="before")
+    @classmethod
+    def _token_present(cls, value: Any) -> Any:
+        if not value or not isinstance(value, str):
+            raise ValueError("ClientConfig.token is empty: supply the HubSpot private app token")
+        return value
+
+    @field_validator("budget", mode="before")
+    @classmethod
+    def _budget(cls, value: Any) -> Any:
+        """A RateBudget, or a mapping of its fields (with an optional `tier` key)."""
+        if isinstance(value, Mapping):
+            values = dict(value)
+            tier = values.pop("tier", None)
+            return RateBudget.for_tier(tier, **values) if tier else RateBudget(**values)
+        return value
+
+    @field_validator("base_url")
+    @classmethod
+    def _base_url(cls, value: str) -> str:
+        return value.rstrip("/")
+
     @classmethod
     def from_values(cls, values: Mapping[str, Any]) -> "ClientConfig":
-        """Build from a plain mapping (resource config, YAML), ignoring None values.
-
-        `budget` may be a mapping of RateBudget fields or carry a `tier` key.
-        """
-        known = {f.name for f in fields(cls)}
-        unknown = set(values) - known
-        if unknown:
-            raise ValueError(f"unknown ClientConfig keys: {sorted(unknown)}")
-        kwargs = {k: v for k, v in values.items() if v is not None}
-        budget = kwargs.get("budget")
-        if isinstance(budget, Mapping):
-            budget = dict(budget)
-            tier = budget.pop("tier", None)
-            kwargs["budget"] = RateBudget.for_tier(tier, **budget) if tier else RateBudget(**budget)
-        return cls(**kwargs)
-
-    def with_overrides(self, **changes: Any) -> "ClientConfig":
-        return replace(self, **changes)
+        """Build from a plain mapping (resource config, YAML, JSON), ignoring None values."""
+        return cls(**{k: v for k, v in values.items() if v is not None})

@@ -29,9 +29,18 @@ import threading
 import time
 from dataclasses import dataclass
 
-from pyrate_limiter import (Duration, InMemoryBucket, Limiter, Rate, RateItem, RedisBucket,
-                            SQLiteBucket)
+from pyrate_limiter import (
+    Duration,
+    InMemoryBucket,
+    Limiter,
+    Rate,
+    RateItem,
+    RedisBucket,
+    SQLiteBucket,
+)
 from pyrate_limiter.buckets.redis_bucket import LuaScript
+
+from hubspot_assets.timestamps import utcnow
 
 from .config import RateBudget
 from .errors import LimiterTimeout, RateLimitExhausted
@@ -42,7 +51,6 @@ logger = logging.getLogger(__name__)
 STANDARD = "standard"
 SEARCH = "search"
 ASSOCIATIONS = "associations"
-LANES = (STANDARD, SEARCH, ASSOCIATIONS)
 
 
 @dataclass(frozen=True)
@@ -252,8 +260,7 @@ class RequestLimiter:
                  "lock); lower their concurrency or raise max_limiter_wait")
 
     def _refuse_daily(self, wait: float) -> None:
-        resets = (dt.datetime.now(dt.timezone.utc) + dt.timedelta(seconds=wait)).isoformat(
-            timespec="seconds")
+        resets = (utcnow() + dt.timedelta(seconds=wait)).isoformat(timespec="seconds")
         raise RateLimitExhausted(
             f"The local daily budget of {self._specs['daily'].limit} requests for limiter key "
             f"'{self.key}' is used up (rolling 24 h)", resets_at=resets,

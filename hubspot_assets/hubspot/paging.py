@@ -6,11 +6,12 @@ Nothing here does I/O; callers pass a `fetch` function that does one request.
 
 from __future__ import annotations
 
-import datetime as dt
 import logging
 import time
 from typing import Any, Callable, Iterable, Iterator
 from urllib.parse import quote_plus
+
+from hubspot_assets.timestamps import to_epoch_ms
 
 from .errors import HubSpotError, MalformedResponse
 
@@ -107,25 +108,6 @@ def chunk_properties(names: Iterable[str], url_without_properties: str,
         chunks[-1].append(name)
         used += cost
     return [c for c in chunks if c] or [[]]
-
-
-def to_epoch_ms(value: Any) -> int | None:
-    """HubSpot timestamps (ISO-8601 strings or epoch-millisecond numbers) as epoch ms."""
-    if value is None or value == "":
-        return None
-    if isinstance(value, dt.datetime):
-        if value.tzinfo is None:
-            value = value.replace(tzinfo=dt.timezone.utc)
-        return int(value.timestamp() * 1000)
-    if isinstance(value, (int, float)):
-        return int(value)
-    text = str(value).strip()
-    if text.lstrip("-").isdigit():
-        return int(text)
-    parsed = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=dt.timezone.utc)
-    return round(parsed.timestamp() * 1000)
 
 
 class SearchWindows:

@@ -70,11 +70,6 @@ class ClientStats:
         with self._lock:
             return sum(sum(c.values()) for c in self._calls.values())
 
-    @property
-    def total_429s(self) -> int:
-        with self._lock:
-            return sum(self._rate_limited.values())
-
     def snapshot(self) -> dict[str, Any]:
         """A JSON-able copy of every counter."""
         with self._lock:

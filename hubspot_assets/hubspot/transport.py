@@ -11,14 +11,10 @@ The token only ever goes into the Authorization header of the session.
 
 from __future__ import annotations
 
-import ctypes
 import datetime as dt
 import email.utils
-import functools
 import json
 import logging
-import os
-import platform
 import random
 import threading
 import time
@@ -28,6 +24,8 @@ from typing import Any, Mapping
 import orjson
 import requests
 from requests.adapters import HTTPAdapter
+
+from hubspot_assets.timestamps import aware, utcnow
 
 from . import errors
 from .config import ClientConfig
@@ -49,39 +47,6 @@ _RATE_HEADERS = {
 # Failures worth another attempt; anything else from requests is a bug or misconfiguration.
 _TRANSIENT = (requests.Timeout, requests.ConnectionError,
               requests.exceptions.ChunkedEncodingError, requests.exceptions.ContentDecodingError)
-
-
-# glibc raises its mmap threshold to the largest block freed so far (up to 32 MiB):
-# after the first response body of a few MB, every later body (and its parse buffer)
-# is carved from the malloc arenas of the worker threads, which keep the freed space.
-# On the pipeline benchmark that free-but-kept memory grew with the run's length
-# (object_records at 100k contacts: 362 MB free inside malloc, RSS 304 MB; at 10k
-# 189 MB). Pinned at glibc's own default, large blocks stay in mmap and free()
-# returns them at once (RSS 227 MB at 100k). It costs page faults, ~1 ms of CPU per
-# multi-MB body; a periodic malloc_trim instead was cheaper but kept most of the
-# growth (RSS 284 MB).
-_M_MMAP_THRESHOLD = -3  # mallopt parameter number, from <malloc.h>
-MMAP_THRESHOLD_BYTES = 128 * 1024
-
-
-@functools.cache
-def pin_malloc_mmap_threshold() -> bool:
-    """Keep glibc from retaining freed response bodies (once per process; a no-op off
-    glibc or when the environment sets the threshold). True if the threshold is pinned."""
-    if platform.libc_ver()[0] != "glibc" or _threshold_set_by_environment():
-        return False
-    try:
-        mallopt = ctypes.CDLL(None).mallopt
-    except (OSError, AttributeError):
-        return False
-    mallopt.argtypes = (ctypes.c_int, ctypes.c_int)
-    return bool(mallopt(_M_MMAP_THRESHOLD, MMAP_THRESHOLD_BYTES))
-
-
-def _threshold_set_by_environment() -> bool:
-    """An operator's own setting of the threshold wins over ours."""
-    return ("MALLOC_MMAP_THRESHOLD_" in os.environ
-            or "malloc.mmap_threshold" in os.environ.get("GLIBC_TUNABLES", ""))
 
 
 @dataclass
@@ -107,7 +72,6 @@ class Transport:
         self.config = config
         self.limiter = limiter
         self.stats = stats
-        pin_malloc_mmap_threshold()
         self.session = requests.Session()
         # One pool sized to the in-flight bound: every worker keeps its keep-alive connection.
         adapter = HTTPAdapter(pool_connections=2, pool_maxsize=config.max_in_flight, max_retries=0)
@@ -234,7 +198,7 @@ class Transport:
                 retry_after = interval / 1000 if interval else self.config.budget.window_seconds
             retry_after += random.uniform(0, 0.1 * retry_after)
         if retry_after > self.config.max_retry_after:
-            resets = (dt.datetime.now(dt.timezone.utc) + dt.timedelta(seconds=retry_after))
+            resets = utcnow() + dt.timedelta(seconds=retry_after)
             return _Attempt(errors.RateLimitExhausted(
                 f"HubSpot asked to wait {retry_after:.0f}s (policy {policy or '?'}), more than "
                 f"max_retry_after={self.config.max_retry_after:.0f}s{self._context()}",
@@ -399,15 +363,13 @@ def _retry_after_seconds(value: str | None) -> float | None:
         when = email.utils.parsedate_to_datetime(value)
     except (TypeError, ValueError):
         return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=dt.timezone.utc)
-    return max(0.0, (when - dt.datetime.now(dt.timezone.utc)).total_seconds())
+    return max(0.0, (aware(when) - utcnow()).total_seconds())
 
 
 def _daily_reset(retry_after: float | None) -> str:
     """Best estimate of the reset time: Retry-After if sent, else the next UTC midnight
     (HubSpot resets at midnight in the account's time zone, which we do not know)."""
-    now = dt.datetime.now(dt.timezone.utc)
+    now = utcnow()
     if retry_after is not None:
         when = now + dt.timedelta(seconds=retry_after)
     else:

@@ -1,4 +1,4 @@
-"""One MongoClient per URI per process, and the helpers that name collections."""
+"""One MongoClient per URI per process (collections are named in `collections`)."""
 
 from __future__ import annotations
 
@@ -8,12 +8,9 @@ import threading
 from typing import Any
 
 import pymongo
-from pymongo.collection import Collection
 from pymongo.database import Database
 
-from hubspot_assets.mongo.naming import stream_collection_name, validate_database_name
-
-RUNS_COLLECTION = "stream_runs"
+from hubspot_assets.stream.naming import validate_database_name
 
 _lock = threading.Lock()
 # Keyed by (pid, sha256(uri)): a forked child must not reuse its parent's
@@ -40,24 +37,6 @@ def get_client(uri: str, **options: Any) -> pymongo.MongoClient:
         return client
 
 
-def close_clients() -> None:
-    """Close every cached client of this process (tests, shutdown)."""
-    with _lock:
-        clients = [c for (pid, _), c in _clients.items() if pid == os.getpid()]
-        _clients.clear()
-    for client in clients:
-        client.close()
-
-
 def get_database(uri: str, database: str) -> Database:
+    """The database `database` on the process-wide client for `uri` (name checked)."""
     return get_client(uri)[validate_database_name(database)]
-
-
-def stream_collection(db: Database, source_id: str) -> Collection:
-    """`source_{id}_stream` in `db`, after validating the source id."""
-    return db[stream_collection_name(source_id, db.name)]
-
-
-def runs_collection(db: Database) -> Collection:
-    """`stream_runs`: the latest materialization of each (source, stage)."""
-    return db[RUNS_COLLECTION]

@@ -8,8 +8,9 @@ from typing import Any
 from pymongo.collection import Collection
 from pymongo.database import Database
 
-from hubspot_assets.mongo.connection import runs_collection, stream_collection
-from hubspot_assets.mongo.documents import StreamRecord, to_record
+from hubspot_assets.mongo.collections import runs_collection, stream_collection
+from hubspot_assets.stream.naming import SourceNames
+from hubspot_assets.stream.records import StreamRecord, to_record
 
 
 class StoredStream:
@@ -81,15 +82,11 @@ class StoredStream:
         return f"StoredStream({self._collection.full_name!r}, query={self._query!r})"
 
 
-def run_key(source_id: str, stage: str) -> str:
-    """`_id` of a `stream_runs` document (source ids never contain '|')."""
-    return f"{source_id}|{stage}"
-
-
 def latest_stream(db: Database, source_id: str, stage: str,
                   batch_size: int = 1000) -> StoredStream | None:
     """What `stage` wrote for `source_id` in its latest finished run, or None if it never ran."""
-    latest = runs_collection(db).find_one({"_id": run_key(source_id, stage)}, {"seen_tag": 1})
+    key = SourceNames(source_id).stage_key(stage)
+    latest = runs_collection(db).find_one({"_id": key}, {"seen_tag": 1})
     if latest is None:
         return None
     return StoredStream(stream_collection(db, source_id), {"seen_in": latest["seen_tag"]},

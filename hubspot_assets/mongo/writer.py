@@ -8,27 +8,24 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import logging
-import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 from pymongo import UpdateOne
 from pymongo.database import Database
-from pymongo.errors import AutoReconnect, BulkWriteError, ServerSelectionTimeoutError
+from pymongo.errors import BulkWriteError
 
-from hubspot_assets.mongo.connection import runs_collection, stream_collection
-from hubspot_assets.mongo.documents import coerce_record, seen_tag, upsert_spec
-from hubspot_assets.mongo.indexes import ensure_stream_indexes
-from hubspot_assets.mongo.stored_stream import run_key
+from hubspot_assets.mongo.bulk import bulk_write
+from hubspot_assets.mongo.collections import runs_collection, stream_collection
+from hubspot_assets.stream.naming import SourceNames
+from hubspot_assets.stream.records import coerce_record, seen_tag, upsert_spec
+from hubspot_assets.timestamps import utcnow
 
 DUPLICATE_KEY = 11000
 # MongoDB's answers to a document over its 16 MB limit (BSONObjectTooLarge, and
 # "resulting document after update/upsert is larger than 16777216").
 TOO_LARGE = frozenset({10334, 17419, 17420})
-# A dropped connection leaves a bulk write's outcome unknown; its upserts are
-# idempotent, so the batch is sent again, up to this many times in all.
-WRITE_ATTEMPTS = 4
 
 log = logging.getLogger(__name__)
 
@@ -59,13 +56,9 @@ class WriteSummary:
         return metadata
 
 
-def _utcnow() -> dt.datetime:
-    return dt.datetime.now(dt.timezone.utc)
-
-
 def write_stream(db: Database, source_id: str, stage: str, run_id: str,
                  records: Iterable[Any], batch_size: int = 1000,
-                 clock: Callable[[], dt.datetime] = _utcnow) -> WriteSummary:
+                 clock: Callable[[], dt.datetime] = utcnow) -> WriteSummary:
     """Upsert every record of `records` in unordered bulk writes of `batch_size`.
 
     Lazy: at most two batches are held (one being written, one being built).
@@ -76,7 +69,6 @@ def write_stream(db: Database, source_id: str, stage: str, run_id: str,
     if batch_size < 1:
         raise ValueError("batch_size must be at least 1")
     collection = stream_collection(db, source_id)
-    ensure_stream_indexes(collection)
     summary = WriteSummary(source_id, stage, run_id, collection.name)
     # One bulk write in flight on a helper thread while the next batch is
     # built (hashing, HubSpot paging): at most two batches are held at once.
@@ -108,7 +100,7 @@ def write_stream(db: Database, source_id: str, stage: str, run_id: str,
 def _flush(collection, batch: list[UpdateOne], summary: WriteSummary) -> None:
     summary.batches += 1
     try:
-        result = _bulk_write(collection, batch)
+        result = bulk_write(collection, batch)
         summary.new += result.upserted_count
         summary.unchanged += result.matched_count
         return
@@ -131,27 +123,9 @@ def _flush(collection, batch: list[UpdateOne], summary: WriteSummary) -> None:
             summary.too_large += 1
             op = _without_data(op, summary)
         retry.append(op)
-    result = _bulk_write(collection, retry)
+    result = bulk_write(collection, retry)
     summary.new += result.upserted_count
     summary.unchanged += result.matched_count
-
-
-def _bulk_write(collection, ops: list[UpdateOne]):
-    """An unordered bulk write that survives dropped connections (failover, restart)."""
-    for attempt in range(1, WRITE_ATTEMPTS + 1):
-        try:
-            return collection.bulk_write(ops, ordered=False)
-        except ServerSelectionTimeoutError:
-            raise  # no server for the whole selection timeout: waiting more will not help
-        except AutoReconnect as exc:
-            if attempt == WRITE_ATTEMPTS:
-                raise
-            delay = 0.5 * 2 ** (attempt - 1)
-            log.warning("MongoDB connection lost during a bulk write to %s (%s); sending the "
-                        "batch again in %.1fs (attempt %d of %d)", collection.name,
-                        type(exc).__name__, delay, attempt + 1, WRITE_ATTEMPTS)
-            time.sleep(delay)
-    raise AssertionError("unreachable")
 
 
 def _without_data(op: UpdateOne, summary: WriteSummary) -> UpdateOne:
@@ -169,7 +143,7 @@ def _without_data(op: UpdateOne, summary: WriteSummary) -> UpdateOne:
 
 def _record_run(db: Database, summary: WriteSummary, finished_at: dt.datetime) -> None:
     runs = runs_collection(db)
-    key = run_key(summary.source_id, summary.stage)
+    key = SourceNames(summary.source_id).stage_key(summary.stage)
     previous = runs.find_one({"_id": key}, {"run_id": 1})
     runs.replace_one(
         {"_id": key},

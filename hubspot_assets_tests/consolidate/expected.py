@@ -6,9 +6,9 @@ import datetime as dt
 from collections import defaultdict
 from typing import Any
 
-from hubspot_assets.consolidate.timestamps import aware, epoch_ms
-from hubspot_assets.devtools.verify import Comparison, _lines
-from hubspot_assets.sandbox import truth
+from hubspot_assets.timestamps import aware, epoch_ms
+from hubspot_assets_tests.harness.verify import Comparison, _lines
+from hubspot_assets_tests.sandbox import truth
 
 
 def _ms(value: Any) -> int | None:

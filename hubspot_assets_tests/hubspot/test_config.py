@@ -41,3 +41,12 @@ def test_budget_validation():
         RateBudget(safety_margin=1.0)
     with pytest.raises(ValueError):
         RateBudget.for_tier("platinum")
+
+
+def test_a_bad_setting_never_echoes_the_token():
+    secret = "pat-na1-never-in-errors-0123456789"
+    for bad in ({"limiter_backend": "redis"}, {"max_in_flight": 0}, {"nonsense": 1},
+                {"limiter_backend": "disk"}):
+        with pytest.raises(ValueError) as info:
+            ClientConfig(token=secret, **bad)
+        assert secret not in str(info.value) and secret not in repr(info.value)

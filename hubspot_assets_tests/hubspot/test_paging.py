@@ -3,8 +3,13 @@
 import pytest
 
 from hubspot_assets.hubspot.errors import MalformedResponse
-from hubspot_assets.hubspot.paging import (CURSOR_RESERVE, SearchWindows, chunk_properties,
-                                           iter_pages, to_epoch_ms)
+from hubspot_assets.hubspot.paging import (
+    CURSOR_RESERVE,
+    SearchWindows,
+    chunk_properties,
+    iter_pages,
+    to_epoch_ms,
+)
 
 
 def test_chunks_keep_every_url_short_and_every_name():

@@ -13,7 +13,7 @@ import pytest
 from hubspot_assets.hubspot import ClientConfig, HubSpotClient, RateBudget
 from hubspot_assets.hubspot.errors import ServerError
 from hubspot_assets.hubspot.two_ended import Frontier, TwoEndedRead
-from hubspot_assets.sandbox import truth
+from hubspot_assets_tests.sandbox import truth
 
 SEARCH = "POST /crm/v3/objects/{objectType}/search"
 LIST = "GET /crm/v3/objects/{objectType}"

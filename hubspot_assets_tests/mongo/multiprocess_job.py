@@ -8,15 +8,15 @@ from __future__ import annotations
 
 import dagster as dg
 
-from hubspot_assets.mongo import MongoStreamIOManager
-from hubspot_assets_tests.mongo.streams import RecordStream
+from hubspot_assets.defs.io_manager import MongoStreamIOManager
+from hubspot_assets_tests.mongo.streams import ContactStream
 
 SOURCES = dg.StaticPartitionsDefinition(["acme", "beta"])
 
 
 @dg.asset(partitions_def=SOURCES)
 def mp_records():
-    return RecordStream(2_000)
+    return ContactStream(2_000)
 
 
 @dg.asset(partitions_def=SOURCES)

@@ -11,13 +11,15 @@ import hashlib
 import json
 import sys
 
-from hubspot_assets.mongo.connection import get_database, runs_collection, stream_collection
-from hubspot_assets.mongo.stored_stream import latest_stream, run_key
+from hubspot_assets.mongo.collections import runs_collection, stream_collection
+from hubspot_assets.mongo.connection import get_database
+from hubspot_assets.mongo.stored_stream import latest_stream
+from hubspot_assets.stream.naming import SourceNames
 
 
 def main(uri: str, database: str, source_id: str, stage: str) -> dict:
     db = get_database(uri, database)
-    latest = runs_collection(db).find_one({"_id": run_key(source_id, stage)})
+    latest = runs_collection(db).find_one({"_id": SourceNames(source_id).stage_key(stage)})
     stream = latest_stream(db, source_id, stage).filter(
         projection={"hubspot_id": 1, "data_hash": 1})
     ids: set[str] = set()

@@ -6,7 +6,8 @@ from collections.abc import Callable, Iterator
 
 import dagster as dg
 
-from hubspot_assets.mongo.documents import OBJECT, StreamRecord
+from hubspot_assets.stream.protocol import RecordStream
+from hubspot_assets.stream.records import OBJECT, StreamRecord
 
 
 def contact(i: int, version: str = "v1") -> StreamRecord:
@@ -22,8 +23,8 @@ def contact(i: int, version: str = "v1") -> StreamRecord:
     return StreamRecord(OBJECT, "contacts", str(i), data, data["updatedAt"])
 
 
-class RecordStream:
-    """An iterable (not a generator: Dagster would treat that as events) of contacts.
+class ContactStream(RecordStream):
+    """A record stream of contacts.
 
     `on_yield(i)` runs before the i-th record is produced; tests use it to
     observe how far the IO manager has written while the stream is still open.

@@ -12,14 +12,14 @@ import time
 import dagster as dg
 import pytest
 
-from hubspot_assets.mongo import MongoStreamIOManager
-from hubspot_assets_tests.mongo.streams import RecordStream
+from hubspot_assets.defs.io_manager import MongoStreamIOManager
+from hubspot_assets_tests.mongo.streams import ContactStream
 
 TOTAL = 200_000
 SOURCES = dg.DynamicPartitionsDefinition(name="acceptance_sources")
 
 
-class LargeStream(RecordStream):
+class LargeStream(ContactStream):
     """200,000 contacts; produced lazily, never held as a list."""
 
 

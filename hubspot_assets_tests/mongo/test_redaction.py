@@ -5,10 +5,9 @@ import logging
 import dagster as dg
 import pytest
 
-from hubspot_assets.mongo import MongoStreamIOManager
-from hubspot_assets.mongo.io_manager import MongoStreamError
+from hubspot_assets.defs.io_manager import MongoStreamError, MongoStreamIOManager
 from hubspot_assets.mongo.redaction import redact_text, redact_uri, uri_secrets
-from hubspot_assets_tests.mongo.streams import RecordStream, stream_asset
+from hubspot_assets_tests.mongo.streams import ContactStream, stream_asset
 
 SECRET = "s3cr3t-P%40ss"
 DECODED_SECRET = "s3cr3t-P@ss"
@@ -46,7 +45,7 @@ def test_connection_errors_and_run_logs_hide_the_password(caplog, capsys):
     # Port 1 on loopback refuses connections: the failure message names the host.
     uri = f"mongodb://admin:{SECRET}@127.0.0.1:1/?serverSelectionTimeoutMS=300"
     parts = dg.StaticPartitionsDefinition(["acme"])
-    asset = stream_asset("secret_stage", parts, lambda: RecordStream(3))
+    asset = stream_asset("secret_stage", parts, lambda: ContactStream(3))
     caplog.set_level(logging.DEBUG)
     result = dg.materialize(
         [asset], partition_key="acme",
@@ -71,6 +70,6 @@ def test_handle_output_error_is_redacted_directly():
     manager = MongoStreamIOManager(uri=uri, database="redaction")
     context = dg.build_output_context(asset_key="stage", partition_key="acme", run_id="r1")
     with pytest.raises(MongoStreamError) as info:
-        manager.handle_output(context, RecordStream(2))
+        manager.handle_output(context, ContactStream(2))
     assert SECRET not in str(info.value) and info.value.__cause__ is None
     assert info.value.__suppress_context__

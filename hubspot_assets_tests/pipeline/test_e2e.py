@@ -1,7 +1,7 @@
 """End to end through Dagster's own processes: GraphQL backfills, daemon-launched runs.
 
 One stack per session (see fixtures/services.py). The sandbox's ground truth
-(`hubspot_assets.sandbox.truth`, rebuilt here from the same account specs)
+(`hubspot_assets_tests.sandbox.truth`, rebuilt here from the same account specs)
 says what each source's stream collection must hold after a full sync.
 """
 
@@ -13,11 +13,11 @@ from collections import Counter
 
 import pytest
 
-from hubspot_assets.devtools.instance import HUBSPOT_POOL
-from hubspot_assets.devtools.sources_file import LocalSource
-from hubspot_assets.devtools.verify import compare_stream
-from hubspot_assets.sandbox import AccountSpec, truth
 from hubspot_assets_tests.fixtures.services import E2E_LIMITS, REVOKED_SOURCE
+from hubspot_assets_tests.harness.instance import HUBSPOT_POOL
+from hubspot_assets_tests.harness.sources_file import LocalSource
+from hubspot_assets_tests.harness.verify import compare_stream
+from hubspot_assets_tests.sandbox import AccountSpec, truth
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(900)]
 

@@ -8,10 +8,10 @@ import pymongo
 
 from hubspot_assets.hubspot import HubSpotClient
 from hubspot_assets.hubspot.errors import RateLimitExhausted, ServerError
-from hubspot_assets.incremental.watermarks import WatermarkStore
-from hubspot_assets.sandbox import DEMO_PORTAL_ID, DEMO_TOKEN
+from hubspot_assets.sync.watermarks import WatermarkStore
 from hubspot_assets_tests.consolidate.expected import compare_consolidated
 from hubspot_assets_tests.fixtures.pipeline import stage_metadata
+from hubspot_assets_tests.sandbox import DEMO_PORTAL_ID, DEMO_TOKEN
 
 SIZES = {"contacts": 1000, "companies": 100, "deals": 100, "tickets": 30}
 BULK_IMPORT = 10_500

@@ -3,10 +3,10 @@ idempotent re-runs, the error policy, and clear failures."""
 
 import json
 
-from hubspot_assets.assets import STAGE_ASSETS
-from hubspot_assets.devtools.verify import compare_stream
-from hubspot_assets.sandbox import DEMO_PORTAL_ID, DEMO_TOKEN, truth
+from hubspot_assets.defs.assets import STAGE_ASSETS
 from hubspot_assets_tests.fixtures.pipeline import stage_metadata
+from hubspot_assets_tests.harness.verify import compare_stream
+from hubspot_assets_tests.sandbox import DEMO_PORTAL_ID, DEMO_TOKEN
 
 STAGES = {asset.key.to_user_string() for asset in STAGE_ASSETS}
 SIZES = {"contacts": 2400, "companies": 30, "deals": 40, "tickets": 12}

@@ -5,11 +5,11 @@ mongo/test_naming.py.)"""
 import pytest
 
 from hubspot_assets.mongo.connection import get_database
-from hubspot_assets.mongo.documents import EVENT, StreamRecord, to_record
 from hubspot_assets.mongo.writer import write_stream
-from hubspot_assets.devtools.verify import compare_stream
-from hubspot_assets.sandbox import DEMO_PORTAL_ID, DEMO_TOKEN, truth
+from hubspot_assets.stream.records import EVENT, StreamRecord, to_record
 from hubspot_assets_tests.fixtures.pipeline import stage_metadata
+from hubspot_assets_tests.harness.verify import compare_stream
+from hubspot_assets_tests.sandbox import DEMO_PORTAL_ID, DEMO_TOKEN, truth
 
 
 def failure_message(result) -> str:
@@ -72,9 +72,9 @@ def test_field_names_with_dots_and_dollars_are_stored_unchanged(mongo_uri, mongo
 
 def test_events_without_ids_fail_only_their_type_and_are_recorded(pipeline, sandbox_factory,
                                                                   monkeypatch):
-    from hubspot_assets.sandbox import server as sandbox_server
+    from hubspot_assets_tests.sandbox import server as sandbox_server
 
-    monkeypatch.setattr("hubspot_assets.extract.report.UNIT_RETRY_DELAY", 0.05)
+    monkeypatch.setattr("hubspot_assets.extract.units.UNIT_RETRY_DELAY", 0.05)
     server = sandbox_factory(sizes={"contacts": 20})
     account = server.account(DEMO_PORTAL_ID)
     broken = sorted(account.events)[0]

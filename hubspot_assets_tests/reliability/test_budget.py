@@ -1,9 +1,9 @@
 """The daily budget spent in the middle of a run: the run stops cleanly, says when the
 budget resets, the job history records it, and nothing already written is lost."""
 
-from hubspot_assets.devtools.run_history import record_job_history
-from hubspot_assets.devtools.verify import compare_stream
-from hubspot_assets.sandbox import DEMO_PORTAL_ID, DEMO_TOKEN
+from hubspot_assets_tests.harness.run_history import record_job_history
+from hubspot_assets_tests.harness.verify import compare_stream
+from hubspot_assets_tests.sandbox import DEMO_PORTAL_ID, DEMO_TOKEN
 
 
 def test_a_spent_daily_budget_stops_the_run_and_a_later_run_completes(pipeline,

@@ -3,7 +3,7 @@ from that cursor: every record once, nothing fetched twice."""
 
 from hubspot_assets.hubspot import HubSpotClient
 from hubspot_assets.hubspot.config import ClientConfig
-from hubspot_assets.sandbox import AccountSpec, SandboxConfig, SandboxServer, truth
+from hubspot_assets_tests.sandbox import AccountSpec, SandboxConfig, SandboxServer, truth
 
 
 def test_a_failing_cursor_is_resumed_not_restarted(monkeypatch):

@@ -5,7 +5,7 @@ import os
 
 import pytest
 
-from hubspot_assets.devtools import fault_matrix
+from hubspot_assets_tests.harness import fault_matrix
 
 
 @pytest.fixture(scope="module")

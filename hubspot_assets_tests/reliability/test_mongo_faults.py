@@ -8,12 +8,12 @@ from urllib.parse import urlsplit
 import dagster as dg
 from pymongo.errors import BulkWriteError
 
-from hubspot_assets.devtools.verify import compare_stream
 from hubspot_assets.mongo.connection import get_database
-from hubspot_assets.mongo.documents import EVENT, StreamRecord
 from hubspot_assets.mongo.writer import write_stream
-from hubspot_assets.sandbox import DEMO_PORTAL_ID, DEMO_TOKEN
+from hubspot_assets.stream.records import EVENT, StreamRecord
+from hubspot_assets_tests.harness.verify import compare_stream
 from hubspot_assets_tests.reliability.tcp_proxy import CuttingProxy
+from hubspot_assets_tests.sandbox import DEMO_PORTAL_ID, DEMO_TOKEN
 
 SIZES = {"contacts": 2500, "companies": 20, "deals": 30}
 

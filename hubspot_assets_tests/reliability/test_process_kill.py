@@ -14,11 +14,11 @@ from pathlib import Path
 import dagster as dg
 import pymongo
 
-from hubspot_assets.assets import ALL_ASSETS
-from hubspot_assets.devtools.sources_file import LocalSource, write_sources_file
-from hubspot_assets.devtools.verify import compare_stream
-from hubspot_assets.partitions import source_partitions
-from hubspot_assets.sandbox import DEMO_PORTAL_ID, DEMO_TOKEN
+from hubspot_assets.defs.assets import ALL_ASSETS
+from hubspot_assets.defs.partitions import source_partitions
+from hubspot_assets_tests.harness.sources_file import LocalSource, write_sources_file
+from hubspot_assets_tests.harness.verify import compare_stream
+from hubspot_assets_tests.sandbox import DEMO_PORTAL_ID, DEMO_TOKEN
 
 SOURCE = "killed"
 
@@ -27,7 +27,7 @@ def materialize_command() -> list[str]:
     dagster = Path(sys.executable).with_name("dagster")
     selection = ",".join(a.key.to_user_string() for a in ALL_ASSETS)
     # The code location's own executor; its steps share the run's process group.
-    return [str(dagster), "asset", "materialize", "-m", "hubspot_assets.definitions",
+    return [str(dagster), "asset", "materialize", "-m", "hubspot_assets.defs.definitions",
             "--select", selection, "--partition", SOURCE]
 
 

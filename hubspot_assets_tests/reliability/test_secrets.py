@@ -10,11 +10,10 @@ import os
 
 import pytest
 
-from hubspot_assets.devtools.fault_matrix import MONGO_PASSWORD, SECRET_TOKEN, credentialed
-from hubspot_assets.devtools.leaks import find_leaks
-from hubspot_assets.devtools.run_history import record_job_history
 from hubspot_assets.mongo.connection import get_database
-from hubspot_assets.sandbox import DEMO_PORTAL_ID, AccountSpec
+from hubspot_assets_tests.harness.fault_matrix import MONGO_PASSWORD, SECRET_TOKEN, credentialed
+from hubspot_assets_tests.harness.leaks import find_leaks
+from hubspot_assets_tests.harness.run_history import record_job_history
 
 pytestmark = pytest.mark.skipif(bool(os.environ.get("MONGODB_URI")),
                                 reason="needs the stand-in (any password is accepted)")

@@ -1,7 +1,7 @@
 """A unit that still fails after the client's retries (and cursor resumes) is fetched
 again from the start; the records it yields twice are the same versions (stored once)."""
 
-from hubspot_assets.extract.report import StageReport
+from hubspot_assets.extract.units import StageReport
 from hubspot_assets.hubspot.errors import BadRequest, ServerError
 
 
@@ -21,7 +21,7 @@ def pages(fail_times, error):
 
 
 def test_a_retryable_unit_failure_is_fetched_again_and_recorded(monkeypatch):
-    monkeypatch.setattr("hubspot_assets.extract.report.UNIT_RETRY_DELAY", 0)
+    monkeypatch.setattr("hubspot_assets.extract.units.UNIT_RETRY_DELAY", 0)
     fetch, calls = pages(2, ServerError("cursor kept failing", status=503, attempts=4))
     report = StageReport("events", "acme")
     ids = [r["id"] for r in report.guarded("e_visit", fetch)]
@@ -32,7 +32,7 @@ def test_a_retryable_unit_failure_is_fetched_again_and_recorded(monkeypatch):
 
 
 def test_a_request_error_is_not_fetched_again(monkeypatch):
-    monkeypatch.setattr("hubspot_assets.extract.report.UNIT_RETRY_DELAY", 0)
+    monkeypatch.setattr("hubspot_assets.extract.units.UNIT_RETRY_DELAY", 0)
     fetch, calls = pages(5, BadRequest("bad property", status=400))
     report = StageReport("events", "acme")
     assert [r["id"] for r in report.guarded("e_visit", fetch)] == ["1", "2"]

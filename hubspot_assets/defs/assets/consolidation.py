@@ -1,0 +1,63 @@
+"""Consolidation assets: the current state of each source, computed from its stream.
+
+They call no HubSpot API (kinds: mongodb only) and write their own
+collections, so they return a MaterializeResult instead of a record stream.
+"""
+
+import dagster as dg
+
+from hubspot_assets.consolidate.objects import consolidate_objects
+from hubspot_assets.consolidate.relationships import SweepNotFound, consolidate_relationships
+from hubspot_assets.defs.assets.stage import source_asset
+from hubspot_assets.defs.assets.sync_config import SyncConfig
+from hubspot_assets.defs.resources import MongoResource
+from hubspot_assets.stream.naming import (
+    CONSOLIDATED_OBJECTS,
+    OBJECT_RECORDS,
+    RELATIONSHIPS,
+    SourceNames,
+)
+
+# MongoDB failovers deserve a later try; no rate budget is at stake.
+CONSOLIDATION_RETRY = dg.RetryPolicy(max_retries=2, delay=10, backoff=dg.Backoff.EXPONENTIAL)
+
+
+def consolidation_asset(*, description: str, deps: list[str], code_version: str = "1"):
+    """:func:`source_asset` for MongoDB-only work: no HubSpot pool, its own retries."""
+    return source_asset(description=description, code_version=code_version, deps=deps,
+                        kinds={"mongodb"}, retry_policy=CONSOLIDATION_RETRY)
+
+
+@consolidation_asset(
+    description="source_{id}_objects: the latest version of every object (by updatedAt), "
+    "top-level properties, archived records marked deleted; incremental over the stream.",
+    deps=[OBJECT_RECORDS],
+)
+def consolidated_objects(context: dg.AssetExecutionContext, config: SyncConfig,
+                         mongo: MongoResource) -> dg.MaterializeResult:
+    """Fold the stream's new object versions into the objects collection."""
+    summary = consolidate_objects(mongo.db(), context.partition_key, context.run_id,
+                                  full_refresh=config.full_refresh,
+                                  overlap_ms=config.policy().overlap_ms)
+    return dg.MaterializeResult(metadata={
+        **summary.metadata(), "collection": SourceNames(context.partition_key).objects})
+
+
+@consolidation_asset(
+    description="source_{id}_relationships: deduplicated association edges with their types "
+    "and labels, indexed from both ends; edges gone from HubSpot marked removed (and whether "
+    "an end object was deleted).",
+    deps=[RELATIONSHIPS, CONSOLIDATED_OBJECTS],
+)
+def consolidated_relationships(context: dg.AssetExecutionContext,
+                               mongo: MongoResource) -> dg.MaterializeResult:
+    """Bring the edges in line with the latest association sweep."""
+    try:
+        summary = consolidate_relationships(mongo.db(), context.partition_key, context.run_id)
+    except SweepNotFound as exc:
+        raise dg.Failure(description=str(exc), allow_retries=False) from None
+    return dg.MaterializeResult(metadata={
+        **summary.metadata(), "collection": SourceNames(context.partition_key).relationships})
+
+
+CONSOLIDATION_ASSETS = [consolidated_objects, consolidated_relationships]

@@ -1,0 +1,31 @@
+"""The object records asset."""
+
+from typing import Any
+
+import dagster as dg
+
+from hubspot_assets.defs.assets.stage import stage_asset, stored_data, stream_stage
+from hubspot_assets.defs.assets.sync_config import SyncConfig, stage_checkpoint
+from hubspot_assets.defs.resources import HubSpotResource, MongoResource
+from hubspot_assets.extract.records import object_records as fetch_object_records
+
+
+@stage_asset(
+    description="Records of every listed object type with all their properties, streamed into "
+    "source_{id}_stream: in full on the first run (or with full_refresh), afterwards only "
+    "those modified since each type's watermark (CRM search); archived records always.",
+    code_version="2",
+)
+def object_records(
+    context: dg.AssetExecutionContext,
+    config: SyncConfig,
+    hubspot: HubSpotResource,
+    mongo: MongoResource,
+    object_download_list: Any,
+) -> Any:
+    """All records of the download list's ready types, or those changed since the last run."""
+    entries = stored_data(object_download_list)
+    checkpoint = stage_checkpoint(context, mongo, config.policy())
+    return stream_stage(context, hubspot, lambda client, _, report: fetch_object_records(
+        client, entries, report, max_workers=hubspot.settings.max_in_flight, plan=checkpoint.plan),
+        checkpoint)

@@ -1,0 +1,73 @@
+"""Job history: the summary document of a finished run, read from Dagster's event log.
+
+The run status sensors in `sensors.py` store it through `JobHistoryResource`.
+"""
+
+from typing import Any
+
+import dagster as dg
+
+from hubspot_assets.stream.naming import stage_name
+from hubspot_assets.timestamps import from_epoch_seconds, utcnow
+
+#: Per-stage metadata copied into the history (the rest stays in Dagster).
+STAGE_FIELDS = (
+    "dagster/partition_row_count", "new", "unchanged", "api_calls", "http_429s", "retries",
+    "limiter_wait_seconds", "errors", "units", "units_failed", "skipped",
+    "records", "archived_records", "events", "relationships", "schemas", "event_types",
+    "types_ready", "units_retried",
+    # incremental syncs and consolidation
+    "mode", "watermark", "modified_records", "objects_new", "objects_changed", "objects_deleted",
+    "edges_new", "edges_changed", "edges_removed",
+)
+
+
+def run_summary(context: dg.RunStatusSensorContext, status: str) -> dict[str, Any]:
+    """The history document of the run that triggered ``context``."""
+    run = context.dagster_run
+    instance = context.instance
+    record = instance.get_run_record_by_id(run.run_id)
+    stages: dict[str, dict[str, Any]] = {}
+    errors: list[dict[str, Any]] = []
+    wanted = {dg.DagsterEventType.ASSET_MATERIALIZATION, dg.DagsterEventType.STEP_FAILURE}
+    for entry in instance.all_logs(run.run_id, of_type=wanted):
+        event = entry.dagster_event
+        if event is None:
+            continue
+        if event.event_type == dg.DagsterEventType.ASSET_MATERIALIZATION:
+            materialization = event.event_specific_data.materialization
+            stage = stage_name(materialization.asset_key.path)
+            metadata = {k: v.value for k, v in materialization.metadata.items()}
+            stages[stage] = {k.replace("dagster/", ""): metadata[k] for k in STAGE_FIELDS
+                             if k in metadata}
+            errors.extend({"stage": stage, **d} for d in metadata.get("error_details") or [])
+        else:
+            error = event.event_specific_data.error
+            errors.append({
+                "stage": event.step_key,
+                "fatal": True,
+                "message": error.message.strip() if error else "step failed",
+            })
+    started = record.start_time if record else None
+    ended = record.end_time if record else None
+    return {
+        "_id": run.run_id,
+        "run_id": run.run_id,
+        "job": run.job_name,
+        "source_id": run.tags.get("dagster/partition"),
+        "backfill_id": run.tags.get("dagster/backfill"),
+        "status": status,
+        "started_at": from_epoch_seconds(started),
+        "ended_at": from_epoch_seconds(ended),
+        "duration_seconds": round(ended - started, 3) if started and ended else None,
+        "stages": stages,
+        "api_calls": sum(s.get("api_calls", 0) for s in stages.values()),
+        "http_429s": sum(s.get("http_429s", 0) for s in stages.values()),
+        "limiter_wait_seconds": round(
+            sum(s.get("limiter_wait_seconds", 0.0) for s in stages.values()), 3
+        ),
+        "error_count": sum(s.get("errors", 0) for s in stages.values())
+        + sum(1 for e in errors if e.get("fatal")),
+        "errors": errors,
+        "recorded_at": utcnow(),
+    }

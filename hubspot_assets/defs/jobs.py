@@ -1,0 +1,26 @@
+"""Jobs: the sync of one source (incremental once watermarked), and a forced full re-sync."""
+
+import dagster as dg
+
+from hubspot_assets.defs.assets.stage import GROUP
+from hubspot_assets.defs.partitions import source_partitions
+
+#: The assets that take a SyncConfig (watermarked fetches and consolidation).
+INCREMENTAL_ASSETS = ("object_records", "events", "consolidated_objects")
+
+hubspot_sync = dg.define_asset_job(
+    "hubspot_sync",
+    selection=dg.AssetSelection.groups(GROUP),
+    partitions_def=source_partitions,
+    description="Every stage and its consolidation for one source: a full sync the first "
+    "time, then only what changed since the watermarks (associations: a full sweep).",
+)
+
+hubspot_full_resync = dg.define_asset_job(
+    "hubspot_full_resync",
+    selection=dg.AssetSelection.groups(GROUP),
+    partitions_def=source_partitions,
+    config={"ops": {name: {"config": {"full_refresh": True}} for name in INCREMENTAL_ASSETS}},
+    description="Like hubspot_sync, but ignores every watermark: fetches and consolidates "
+    "everything again (e.g. after a long pause or a suspected gap).",
+)

@@ -1,0 +1,87 @@
+"""Every collection a source uses, each with its indexes, ensured once per process.
+
+The only place that names a collection in a database or declares an index:
+stages, consolidation and the IO manager ask here.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+
+from pymongo import ASCENDING, DESCENDING, IndexModel
+from pymongo.collection import Collection
+from pymongo.database import Database
+
+from hubspot_assets.stream.naming import (
+    JOB_HISTORY_COLLECTION,
+    RUNS_COLLECTION,
+    WATERMARKS_COLLECTION,
+    SourceNames,
+)
+
+STREAM_INDEXES = (
+    # `load_input` selects one materialization: {"seen_in": "<stage>@<run_id>"}.
+    IndexModel([("seen_in", ASCENDING)], name="seen_in"),
+    # Consolidation picks the latest version of each record ...
+    IndexModel([("kind", ASCENDING), ("object_type", ASCENDING), ("hubspot_id", ASCENDING),
+                ("fetched_at", DESCENDING)], name="versions"),
+    # ... among what the stream gained since its watermark.
+    IndexModel([("kind", ASCENDING), ("fetched_at", ASCENDING)], name="kind_fetched"),
+)
+OBJECT_INDEXES = (
+    IndexModel([("object_type", ASCENDING), ("archived", ASCENDING)], name="type_archived"),
+    IndexModel([("updated_at", DESCENDING)], name="updated_at"),
+)
+# Edges are looked up from either end.
+RELATIONSHIP_INDEXES = (
+    IndexModel([("from_type", ASCENDING), ("from_id", ASCENDING)], name="from"),
+    IndexModel([("to_type", ASCENDING), ("to_id", ASCENDING)], name="to"),
+    IndexModel([("pair", ASCENDING), ("removed", ASCENDING)], name="pair_removed"),
+)
+
+_lock = threading.Lock()
+_ensured: set[tuple[int, str]] = set()
+
+
+def _with_indexes(db: Database, name: str, indexes: Sequence[IndexModel]) -> Collection:
+    collection = db[name]
+    key = (id(db.client), collection.full_name)
+    with _lock:
+        if key in _ensured:
+            return collection
+    # createIndexes is idempotent on the server; the cache only saves round trips.
+    collection.create_indexes(list(indexes))
+    with _lock:
+        _ensured.add(key)
+    return collection
+
+
+def stream_collection(db: Database, source_id: str) -> Collection:
+    """`source_{id}_stream`: every record version the stages stored."""
+    return _with_indexes(db, SourceNames(source_id).stream, STREAM_INDEXES)
+
+
+def objects_collection(db: Database, source_id: str) -> Collection:
+    """`source_{id}_objects`: the current state of every object."""
+    return _with_indexes(db, SourceNames(source_id).objects, OBJECT_INDEXES)
+
+
+def relationships_collection(db: Database, source_id: str) -> Collection:
+    """`source_{id}_relationships`: the current state of every association edge."""
+    return _with_indexes(db, SourceNames(source_id).relationships, RELATIONSHIP_INDEXES)
+
+
+def runs_collection(db: Database) -> Collection:
+    """`stream_runs`: the latest finished materialization of each (source, stage)."""
+    return db[RUNS_COLLECTION]
+
+
+def watermarks_collection(db: Database) -> Collection:
+    """`watermarks`: how far each (source, stage) is safely synced."""
+    return db[WATERMARKS_COLLECTION]
+
+
+def job_history_collection(db: Database) -> Collection:
+    """`job_history`: one summary per finished run."""
+    return db[JOB_HISTORY_COLLECTION]

@@ -1,8 +1,0 @@
-"""A MongoDB stand-in for development and tests: mockupdb speaks the wire
-protocol, mongomock executes the commands. Not a database: data lives in
-one process's memory and is gone when it stops.
-"""
-
-from hubspot_assets.mongo.standin.server import MongoStandin
-
-__all__ = ["MongoStandin"]

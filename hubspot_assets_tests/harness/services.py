@@ -1,0 +1,83 @@
+"""The stand-ins the stack talks to, each in its own process: HubSpot sandbox, MongoDB.
+
+Both run out of process: Dagster's run and step processes must all reach the
+same server, and a sandbox sharing the test's GIL would skew its timing. Each
+binds port 0 and prints its URL; we read the URL back from its log.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import sys
+from pathlib import Path
+
+from hubspot_assets_tests.harness.processes import ManagedProcess
+
+
+def _printed_url(process: ManagedProcess, pattern: str) -> str | None:
+    match = re.search(pattern, process.log_text(), re.MULTILINE)
+    return match.group(0) if match else None
+
+
+class MongoStandinService:
+    """`python -m hubspot_assets_tests.mongo_standin --port 0`; `.uri` once started."""
+
+    def __init__(self, *, log_dir: Path, env: dict[str, str]):
+        self.uri: str | None = None
+        self.process = ManagedProcess(
+            "mongo-standin",
+            [sys.executable, "-m", "hubspot_assets_tests.mongo_standin", "--host", "127.0.0.1",
+             "--port", "0"],
+            env=env, log_dir=log_dir,
+        )
+
+    def start(self, timeout: float = 60.0) -> str:
+        self.process.start()
+        self.uri = self.process.wait_until(
+            lambda: _printed_url(self.process, r"^mongodb://\S+"),
+            timeout=timeout, what="the MongoDB stand-in's URI",
+        )
+        return self.uri
+
+    def stop(self) -> None:
+        self.process.stop()
+
+
+class SandboxService:
+    """`python -m hubspot_assets_tests.sandbox --config FILE.json` (several accounts, custom limits).
+
+    `spec` has the shape of `SandboxConfig.from_dict`: {"settings": {...}, "accounts": [...]}.
+    """
+
+    def __init__(self, spec: dict, *, workdir: Path, env: dict[str, str] | None = None):
+        self.spec = spec
+        self.url: str | None = None
+        config_path = Path(workdir) / "sandbox.json"
+        config_path.parent.mkdir(parents=True, exist_ok=True)
+        config_path.write_text(json.dumps(spec, indent=2))
+        self.process = ManagedProcess(
+            "sandbox",
+            [sys.executable, "-m", "hubspot_assets_tests.sandbox", "--config", str(config_path)],
+            env=env if env is not None else {**os.environ, "PYTHONUNBUFFERED": "1"},
+            log_dir=Path(workdir) / "logs",
+        )
+
+    def start(self, timeout: float = 60.0) -> SandboxService:
+        self.process.start()
+        announced = self.process.wait_until(
+            lambda: _printed_url(self.process, r"sandbox listening on http://\S+"),
+            timeout=timeout, what="the sandbox's URL",
+        )
+        self.url = announced.rsplit(" ", 1)[-1]
+        return self
+
+    def stop(self) -> None:
+        self.process.stop()
+
+    def __enter__(self) -> SandboxService:
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()

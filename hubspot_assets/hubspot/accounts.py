@@ -1,0 +1,74 @@
+"""Which HubSpot account a token reads: the key of its search and daily budgets.
+
+HubSpot's daily limit is per account, shared by every app on it, while the
+ten-second limit is per app (see `limiter`). A private-app token does not say
+which account it belongs to, so the client asks HubSpot once per token:
+`GET /account-info/v3/details` answers `portalId` with the account's settings
+(https://developers.hubspot.com/docs/api-reference/legacy/account/account-information/get-account-details;
+its only scope is `oauth`, which every private app has). The answer is cached
+per process, keyed by the app's digest, never the token.
+
+If the call is refused or fails, the app's own key stands in for the account
+(logged): the daily budget is then per app, exact unless several apps of one
+account run at once.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from typing import Any, Callable
+
+from .errors import Forbidden, HubSpotError
+from .limiter import account_key
+
+logger = logging.getLogger(__name__)
+
+ACCOUNT_INFO_PATH = "/account-info/v3/details"
+
+# app key -> account key; a refusal (403) is cached too: the token's scopes do not change.
+_KNOWN: dict[str, str] = {}
+_LOCKS: dict[str, threading.Lock] = {}
+_LOCK = threading.Lock()
+
+
+def _lock_for(app: str) -> threading.Lock:
+    with _LOCK:
+        return _LOCKS.setdefault(app, threading.Lock())
+
+
+def account_key_for(app: str, fetch_details: Callable[[], Any],
+                    portal_id: int | None = None, label: str = "") -> str:
+    """The account key of app `app`: `portal_id` when the operator gave it, else
+    learned from `fetch_details()` (HubSpot's account details), once per process.
+
+    Clients of one app in one process wait for the first one's answer.
+    """
+    if portal_id is not None:
+        return account_key(portal_id)
+    with _lock_for(app):
+        known = _KNOWN.get(app)
+        if known is not None:
+            return known
+        try:
+            details = fetch_details()
+            found = details.get("portalId") if isinstance(details, dict) else None
+            if isinstance(found, bool) or not isinstance(found, int):
+                raise ValueError(f"no integer portalId in the answer of {ACCOUNT_INFO_PATH}")
+        except (HubSpotError, ValueError) as exc:
+            logger.warning(
+                "could not learn the HubSpot account of %s (%s: %s); its daily and search "
+                "budgets are keyed by the app (%s) instead, which is exact unless other apps "
+                "of the same account run at once", label or app, type(exc).__name__, exc, app)
+            if isinstance(exc, Forbidden):
+                _KNOWN[app] = app
+            return app
+        key = _KNOWN[app] = account_key(found)
+        logger.info("%s reads HubSpot account %s", label or app, found)
+        return key
+
+
+def forget_accounts() -> None:
+    """Drop the cache (tests)."""
+    with _LOCK:
+        _KNOWN.clear()

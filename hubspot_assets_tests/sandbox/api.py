@@ -167,6 +167,8 @@ def list_properties(req: Request, object_type: str) -> tuple[int, dict]:
 def account_details(req: Request) -> tuple[int, dict]:
     """`GET /account-info/v3/details`: the account the bearer token selects, in
     HubSpot's shape (every field its spec marks required)."""
+    if "account-info" in req.account.spec.denied_types:  # e.g. a token scoped down
+        raise missing_scope("oauth")
     return 200, {
         "portalId": req.account.portal_id,
         "accountType": "STANDARD",

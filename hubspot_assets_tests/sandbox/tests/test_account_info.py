@@ -34,3 +34,9 @@ def test_details_count_against_the_rate_limits(sandbox_factory):
     stats = sb.stats()
     assert stats["by_endpoint"]["account.details"] == {"200": 3, "429": 1}
     assert max(stats["peak_window_requests"].values()) == 4
+
+
+def test_details_refused_without_the_scope(sandbox_factory):
+    sb = sandbox_factory(denied_types={"account-info"})
+    reply = Http(sb).get("/account-info/v3/details")
+    assert reply.status_code == 403 and reply.json()["category"] == "MISSING_SCOPES"

@@ -222,6 +222,15 @@ class RequestLimiter:
             return True
         return False
 
+    def _owe_daily(self) -> bool:
+        """Count a daily permit for the account not known yet (`bind_account`
+        charges it); False if the account became known meanwhile."""
+        with self._bind_lock:
+            if self.account_key is not None:
+                return False
+            self._unbound_daily += 1
+            return True
+
     def _build(self, key: str, spec: _BudgetSpec) -> Limiter:
         safe = _safe_key(key)
         directory, redis_url = self._directory, self._redis_url
@@ -267,15 +276,8 @@ class RequestLimiter:
                 held.append(name)
             for name in self._lanes[lane]:
                 self._take(name, lane, deadline)
-            if bound:
+            if bound or not self._owe_daily():
                 self._take("daily", lane, None)
-            else:
-                with self._bind_lock:
-                    if self.account_key is None:
-                        self._unbound_daily += 1
-                        bound = None  # counted; bind_account charges it
-                if bound is not None:  # bound meanwhile
-                    self._take("daily", lane, None)
         except BaseException:
             for name in held:
                 self._holds[name].cancel()

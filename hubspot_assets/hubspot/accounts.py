@@ -6,7 +6,9 @@ which account it belongs to, so the client asks HubSpot once per token:
 `GET /account-info/v3/details` answers `portalId` with the account's settings
 (https://developers.hubspot.com/docs/api-reference/legacy/account/account-information/get-account-details;
 its only scope is `oauth`, which every private app has). The answer is cached
-per process, keyed by the app's digest, never the token.
+per process and noted in the limiter's shared store (a token's account never
+changes), keyed by the app's digest, never the token: one call per token, not
+one per run.
 
 If the call is refused or fails, the app's own key stands in for the account
 (logged): the daily budget is then per app, exact unless several apps of one
@@ -16,8 +18,9 @@ account run at once.
 from __future__ import annotations
 
 import logging
+import re
 import threading
-from typing import Any, Callable
+from typing import Any, Callable, Protocol
 
 from .errors import Forbidden, HubSpotError
 from .limiter import account_key
@@ -32,23 +35,35 @@ _LOCKS: dict[str, threading.Lock] = {}
 _LOCK = threading.Lock()
 
 
+class Notes(Protocol):
+    """Where processes share what they learned (`RequestLimiter` is one)."""
+
+    def recall(self, name: str) -> str | None: ...
+
+    def remember(self, name: str, value: str) -> None: ...
+
+
 def _lock_for(app: str) -> threading.Lock:
     with _LOCK:
         return _LOCKS.setdefault(app, threading.Lock())
 
 
 def account_key_for(app: str, fetch_details: Callable[[], Any],
-                    portal_id: int | None = None, label: str = "") -> str:
+                    portal_id: int | None = None, label: str = "",
+                    notes: Notes | None = None) -> str:
     """The account key of app `app`: `portal_id` when the operator gave it, else
-    learned from `fetch_details()` (HubSpot's account details), once per process.
+    what this process or (through `notes`) another one learned, else learned
+    from `fetch_details()` (HubSpot's account details).
 
     Clients of one app in one process wait for the first one's answer.
     """
     if portal_id is not None:
         return account_key(portal_id)
+    note = f"{app}.account"
     with _lock_for(app):
-        known = _KNOWN.get(app)
-        if known is not None:
+        known = _KNOWN.get(app) or (notes.recall(note) if notes is not None else None)
+        if known is not None and (known == app or re.fullmatch(r"account-\d+", known)):
+            _KNOWN[app] = known
             return known
         try:
             details = fetch_details()
@@ -64,6 +79,8 @@ def account_key_for(app: str, fetch_details: Callable[[], Any],
                 _KNOWN[app] = app
             return app
         key = _KNOWN[app] = account_key(found)
+        if notes is not None:
+            notes.remember(note, key)
         logger.info("%s reads HubSpot account %s", label or app, found)
         return key
 

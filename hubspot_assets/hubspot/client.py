@@ -102,7 +102,8 @@ class HubSpotClient:
             with self._account_lock:
                 if self.limiter.account_key is None:
                     self.limiter.bind_account(account_key_for(
-                        self.app_key, self.account_details, self.config.account_id, self.label))
+                        self.app_key, self.account_details, self.config.account_id, self.label,
+                        notes=self.limiter))
 
     def _get(self, path: str, endpoint: str, params: Any = None, lane: str = lanes.STANDARD):
         self._bind_account()

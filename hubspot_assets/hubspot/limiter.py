@@ -233,7 +233,7 @@ class RequestLimiter:
 
     def _build(self, key: str, spec: _BudgetSpec) -> Limiter:
         safe = _safe_key(key)
-        directory, redis_url = self._directory, self._redis_url
+        directory = self._directory
         if self.backend == "memory":
             with _MEMORY_LOCK:
                 limiter = _MEMORY_LIMITERS.get((key, spec))
@@ -248,17 +248,55 @@ class RequestLimiter:
             bucket = SQLiteBucket.init_from_file([spec.rate], table=f"rl_{spec.name}",
                                                  db_path=path, use_file_lock=True)
         elif self.backend == "redis":
-            import redis  # imported lazily: only this backend needs it
-
-            if self._redis is None:
-                self._redis = redis.Redis.from_url(redis_url)
-            bucket = _SharedRedisBucket.init([spec.rate], self._redis,
+            bucket = _SharedRedisBucket.init([spec.rate], self._redis_client(),
                                              f"hubspot_assets:ratelimit:{safe}:{spec.name}")
         else:
             raise ValueError(f"unknown limiter backend {self.backend!r}")
         limiter = Limiter(bucket)
         self._owned.append(limiter)
         return limiter
+
+    def recall(self, name: str) -> str | None:
+        """A note stored next to the buckets under `name` (None if absent or the
+        store is per process): facts every process may reuse, such as the
+        account of an app."""
+        try:
+            if self.backend == "sqlite":
+                with open(self._note_path(name), encoding="utf-8") as f:
+                    return f.read().strip() or None
+            if self.backend == "redis":
+                value = self._redis_client().get(f"hubspot_assets:note:{_safe_key(name)}")
+                return value.decode() if value else None
+        except (OSError, UnicodeDecodeError):
+            return None
+        except Exception:  # a note is an optimisation: a store failure must not stop a sync
+            logger.debug("reading note %s failed", name, exc_info=True)
+        return None
+
+    def remember(self, name: str, value: str, ttl_seconds: int = 30 * 86_400) -> None:
+        """Store a note for `recall` (a no-op for the per-process store)."""
+        try:
+            if self.backend == "sqlite":
+                path = self._note_path(name)
+                partial = f"{path}.{os.getpid()}.{threading.get_ident()}"
+                with open(partial, "w", encoding="utf-8") as f:
+                    f.write(value)
+                os.replace(partial, path)  # readers never see half a note
+            elif self.backend == "redis":
+                self._redis_client().set(f"hubspot_assets:note:{_safe_key(name)}", value,
+                                         ex=ttl_seconds)
+        except Exception:  # as in recall: the next process asks HubSpot again
+            logger.debug("storing note %s failed", name, exc_info=True)
+
+    def _note_path(self, name: str) -> str:
+        return os.path.join(self._directory, f"{_safe_key(name)}.note")
+
+    def _redis_client(self):
+        if self._redis is None:
+            import redis  # imported lazily: only this backend needs it
+
+            self._redis = redis.Redis.from_url(self._redis_url)
+        return self._redis
 
     def acquire(self, lane: str = STANDARD) -> float:
         """Block until `lane` may send one request; returns the seconds waited.

@@ -19,6 +19,7 @@ import redis
 import requests
 
 from hubspot_assets.hubspot import ClientConfig, HubSpotClient, RateBudget
+from hubspot_assets.hubspot.accounts import forget_accounts
 from hubspot_assets.hubspot.concurrency import map_concurrent
 from hubspot_assets.hubspot.errors import RateLimitExhausted, Unauthorized
 from hubspot_assets.hubspot.limiter import app_key
@@ -136,12 +137,14 @@ def test_sources_sharing_a_token_share_its_budget(sandbox_factory, tmp_path, bac
                   budget=dict(ten_second=limit, window_seconds=window, window_pad_seconds=0.3))
     snaps = run_workers("client", config, ["source-a", "source-b"] * 2, calls)
     stats = server_stats(sb)
-    # Each process learns the account once; then every request is the sources' own.
-    assert stats["by_endpoint"]["account.details"] == {"200": 4}
-    assert sum(s["calls_total"] for s in snaps) == 4 * calls + 4, (snaps, stats)
+    # The account is learned at most once per process (the first to learn it
+    # notes it in the store); every other request is the sources' own.
+    learned = stats["by_endpoint"]["account.details"]["200"]
+    assert 1 <= learned <= 4 and stats["by_endpoint"]["account.details"] == {"200": learned}
+    assert sum(s["calls_total"] for s in snaps) == 4 * calls + learned, (snaps, stats)
     assert stats["rate_limited"] == 0
     assert stats["peak_window_requests"][token] <= limit
-    # 64 calls at 20 per window: the processes really were held back together.
+    # 60+ calls at 20 per window: the processes really were held back together.
     waited = sum(s["limiter_wait_seconds"] for s in snaps)
     assert waited > 4 * calls / limit * window, snaps
     assert {(s["app_key"], s["account_key"]) for s in snaps} == {
@@ -166,6 +169,21 @@ def test_clients_of_one_token_learn_its_account_once_per_process(sandbox_factory
             client.close()
     assert server_stats(sb)["by_endpoint"]["account.details"] == {"200": 1}
     assert {c.limiter.account_key for c in clients} == {f"account-{PORTAL}"}
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "redis"])
+def test_the_store_remembers_the_account_for_other_processes(sandbox_factory, tmp_path,
+                                                             backend):
+    _redis_or_skip(backend)
+    token = f"pat-na1-noted-{uuid.uuid4().hex}"
+    sb = start(sandbox_factory, token=token)
+    store = dict(limiter_backend=backend, redis_url=REDIS_URL if backend == "redis" else None)
+    for _ in range(2):
+        forget_accounts()  # as in a new process
+        with make_client(sb.url, tmp_path, token=token, **store) as client:
+            client.list_schemas()
+            assert client.limiter.account_key == f"account-{PORTAL}"
+    assert server_stats(sb)["by_endpoint"]["account.details"] == {"200": 1}
 
 
 def test_refused_account_details_key_the_daily_budget_by_the_app(sandbox_factory, tmp_path,

@@ -22,14 +22,14 @@ import re
 import threading
 from typing import Any, Callable, Protocol
 
-from .errors import Forbidden, HubSpotError
+from .errors import Forbidden, HubSpotError, LimiterTimeout, RateLimitExhausted, Unauthorized
 from .limiter import account_key
 
 logger = logging.getLogger(__name__)
 
 ACCOUNT_INFO_PATH = "/account-info/v3/details"
 
-# app key -> account key; a refusal (403) is cached too: the token's scopes do not change.
+# app key -> account key (or the app key itself after a refusal).
 _KNOWN: dict[str, str] = {}
 _LOCKS: dict[str, threading.Lock] = {}
 _LOCK = threading.Lock()
@@ -67,22 +67,32 @@ def account_key_for(app: str, fetch_details: Callable[[], Any],
             return known
         try:
             details = fetch_details()
-            found = details.get("portalId") if isinstance(details, dict) else None
-            if isinstance(found, bool) or not isinstance(found, int):
-                raise ValueError(f"no integer portalId in the answer of {ACCOUNT_INFO_PATH}")
-        except (HubSpotError, ValueError) as exc:
-            logger.warning(
-                "could not learn the HubSpot account of %s (%s: %s); its daily and search "
-                "budgets are keyed by the app (%s) instead, which is exact unless other apps "
-                "of the same account run at once", label or app, type(exc).__name__, exc, app)
-            if isinstance(exc, Forbidden):
-                _KNOWN[app] = app
-            return app
+        except (Unauthorized, RateLimitExhausted, LimiterTimeout):
+            raise  # every other request would fail the same way: say so once
+        except HubSpotError as exc:
+            # A refusal (403) is cached: the token's scopes do not change within a run.
+            return _fall_back(app, label, f"{type(exc).__name__}: {exc}",
+                              cache=isinstance(exc, Forbidden))
+        found = details.get("portalId") if isinstance(details, dict) else None
+        if isinstance(found, bool) or not isinstance(found, int):
+            return _fall_back(app, label, f"no integer portalId in the answer of "
+                                          f"{ACCOUNT_INFO_PATH}", cache=False)
         key = _KNOWN[app] = account_key(found)
         if notes is not None:
             notes.remember(note, key)
         logger.info("%s reads HubSpot account %s", label or app, found)
         return key
+
+
+def _fall_back(app: str, label: str, why: str, cache: bool) -> str:
+    """The app's own key stands in for its account."""
+    logger.warning(
+        "could not learn the HubSpot account of %s (%s); its daily and search budgets are "
+        "keyed by the app (%s) instead, which is exact unless other apps of the same account "
+        "run at once", label or app, why, app)
+    if cache:
+        _KNOWN[app] = app
+    return app
 
 
 def forget_accounts() -> None:

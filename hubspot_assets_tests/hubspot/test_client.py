@@ -199,6 +199,14 @@ def test_refused_account_details_key_the_daily_budget_by_the_app(sandbox_factory
     assert server_stats(sb)["by_endpoint"]["account.details"] == {"403": 1}
 
 
+def test_a_bad_token_fails_on_the_account_call_alone(sandbox_factory, tmp_path):
+    sb = start(sandbox_factory)
+    with make_client(sb.url, tmp_path, token=f"pat-na1-revoked-{uuid.uuid4().hex}") as client:
+        with pytest.raises(Unauthorized, match="HUBSPOT_TOKEN_ACCEPTANCE"):
+            client.list_schemas()
+    assert server_stats(sb)["by_endpoint"] == {"account.details": {"401": 1}}
+
+
 def test_a_known_account_id_needs_no_call(sandbox_factory, tmp_path):
     sb = start(sandbox_factory)
     with make_client(sb.url, tmp_path, account_id=PORTAL) as client:

@@ -270,7 +270,8 @@ def test_faults_at_5_percent_every_record_exactly_once(sandbox_factory, tmp_path
 
 def test_daily_429_ends_with_a_clear_error_after_one_attempt(sandbox_factory, tmp_path):
     sb = start(sandbox_factory, daily_limit=3)
-    with make_client(sb.url, tmp_path) as client:
+    # The account named up front: three calls are the test's own, none learns it.
+    with make_client(sb.url, tmp_path, account_id=PORTAL) as client:
         for _ in range(3):
             client.list_schemas()
         started = time.monotonic()

@@ -7,7 +7,7 @@ the ten-second limit per app and the daily limit per account; CRM search's
 per-second limit is per account too. So the ten-second budget is keyed by the
 private app (`app_key`: a digest of its token, never the token) and the search
 and daily budgets by the account (`account_key`: its portal id, learned by
-`account.account_key_for`). Two sources sharing a token share every budget;
+`accounts.account_key_for`). Two sources sharing a token share every budget;
 two apps on one account share the search and daily ones. Stores:
 
 - ``sqlite``: one SQLite file per budget under a shared directory, guarded by a
@@ -16,7 +16,9 @@ two apps on one account share the search and daily ones. Stores:
 - ``memory``: per process, shared by the clients of that process (unit tests).
 
 Three budgets exist: the rolling ten-second one (per app), the search one (per
-second) and the daily one (both per account). A request draws from the budgets of its *lane*.
+second) and the daily one (both per account). A request draws from the budgets
+of its *lane*. The store also keeps small notes (`recall`/`remember`) that
+every process may reuse, such as which account an app reads.
 Waits are bounded: past `max_wait` a `LimiterTimeout` is raised, and a spent
 daily budget raises `RateLimitExhausted` at once (it cannot be waited out).
 Within a process, a permit is also held until a window after its response

@@ -62,7 +62,8 @@ def settings_from_environment(environ: dict[str, str] | None = None) -> HubSpotS
 
 
 class HubSpotResource(dg.ConfigurableResource):
-    """Hands out a HubSpot client per source id, every call through the source's shared limiter.
+    """Hands out a HubSpot client per source id, every call through the shared limiter
+    of its token's app and account (sources sharing a token share one budget).
 
     Tokens never pass through Dagster config: each source names the
     environment variable that holds its token.
@@ -90,6 +91,7 @@ class HubSpotResource(dg.ConfigurableResource):
             token_source=f"${source.token_env}",
             source_label=source.id,
         )
+        # source.id only labels messages: the budgets follow the token.
         return HubSpotClient(config, limiter_key=source.id)
 
 

@@ -20,6 +20,7 @@ listed chunk by chunk and merged per id, in lockstep (few, ~90 days' worth).
 from __future__ import annotations
 
 import logging
+import threading
 from typing import Any, Callable, Iterable, Iterator, TypeVar
 from urllib.parse import quote
 
@@ -27,6 +28,7 @@ from hubspot_assets.timestamps import iso_z, to_epoch_ms
 
 from . import catalog
 from . import limiter as lanes
+from .accounts import ACCOUNT_INFO_PATH, account_key_for
 from .concurrency import iter_concurrent, map_concurrent
 from .config import ClientConfig
 from .errors import MalformedResponse
@@ -54,19 +56,24 @@ def _bool(value: bool) -> str:
 class HubSpotClient:
     """Rate-limited HubSpot reader for one source account.
 
-    `limiter_key` names the shared budget (use the source id): every client,
-    thread and process using the same key and limiter store shares one budget.
+    Budgets follow the token, not the source: every client, thread and process
+    with the same token and limiter store shares its app's ten-second budget and
+    its account's search and daily ones (`limiter`). `limiter_key` only names
+    the source in messages (default: `config.source_label`).
     """
 
     def __init__(self, config: ClientConfig, limiter_key: str | None = None) -> None:
         self.config = config
-        self.limiter_key = limiter_key or config.source_label or "default"
+        self.label = limiter_key or config.source_label or "default"
+        self.app_key = lanes.app_key(config.token)
         self.stats = ClientStats()
+        # The account is learned with the first request (`_bind_account`).
         self.limiter = RequestLimiter(
-            config.budget, self.limiter_key, backend=config.resolved_backend,
+            config.budget, self.app_key, account_pending=True, backend=config.resolved_backend,
             directory=config.resolved_limiter_dir, redis_url=config.redis_url,
             max_wait=config.max_limiter_wait)
         self.transport = Transport(config, self.limiter, self.stats)
+        self._account_lock = threading.Lock()
 
     # -- lifecycle ---------------------------------------------------------
     def close(self) -> None:
@@ -80,15 +87,32 @@ class HubSpotClient:
         self.close()
 
     def __repr__(self) -> str:
-        return f"HubSpotClient(base_url={self.config.base_url!r}, limiter_key={self.limiter_key!r})"
+        return (f"HubSpotClient(base_url={self.config.base_url!r}, label={self.label!r}, "
+                f"app_key={self.app_key!r})")
 
     # -- plumbing ----------------------------------------------------------
+    def account_details(self) -> dict:
+        """The token's account (`GET /account-info/v3/details`: `portalId`, `timeZone`, ...)."""
+        return self.transport.request("GET", ACCOUNT_INFO_PATH,
+                                      endpoint=f"GET {ACCOUNT_INFO_PATH}").data
+
+    def _bind_account(self) -> None:
+        """Key the search and daily budgets by the token's account, before the first request."""
+        if self.limiter.account_key is None:
+            with self._account_lock:
+                if self.limiter.account_key is None:
+                    self.limiter.bind_account(account_key_for(
+                        self.app_key, self.account_details, self.config.account_id, self.label,
+                        notes=self.limiter))
+
     def _get(self, path: str, endpoint: str, params: Any = None, lane: str = lanes.STANDARD):
+        self._bind_account()
         return self.transport.request("GET", path, endpoint=f"GET {endpoint}", params=params,
                                       lane=lane).data
 
     def _post(self, path: str, endpoint: str, body: Any, params: Any = None,
               lane: str = lanes.STANDARD):
+        self._bind_account()
         return self.transport.request("POST", path, endpoint=f"POST {endpoint}", params=params,
                                       json_body=body, lane=lane).data
 

@@ -168,6 +168,9 @@ class ClientConfig(ClientSettings):
     budget: RateBudget = Field(default_factory=RateBudget)
     token_source: Optional[str] = None
     source_label: Optional[str] = None
+    # The HubSpot account (portal) id, when the operator knows it; unset, the
+    # client asks HubSpot once per token (`accounts`). It keys the daily budget.
+    account_id: Optional[int] = Field(default=None, ge=1)
     # HubSpot's protocol bounds (its caps, or what its URLs and pages hold).
     max_url_length: int = Field(default=8000, ge=512)
     page_size: int = Field(default=100, ge=1, le=100)

@@ -1,15 +1,24 @@
 """The proactive rate limiter: every request takes a permit here first.
 
-Budgets are per limiter key (one key per HubSpot source account) and live in a
-store every process syncing that account can see:
+Budgets are keyed by what HubSpot limits, and live in a store every process
+using them can see. HubSpot's usage guidelines
+(https://developers.hubspot.com/docs/guides/apps/api-usage/usage-details) set
+the ten-second limit per app and the daily limit per account; CRM search's
+per-second limit is per account too. So the ten-second budget is keyed by the
+private app (`app_key`: a digest of its token, never the token) and the search
+and daily budgets by the account (`account_key`: its portal id, learned by
+`accounts.account_key_for`). Two sources sharing a token share every budget;
+two apps on one account share the search and daily ones. Stores:
 
 - ``sqlite``: one SQLite file per budget under a shared directory, guarded by a
   file lock (all processes on one host);
 - ``redis``: a sorted set per budget (processes on any host);
 - ``memory``: per process, shared by the clients of that process (unit tests).
 
-Three budgets exist per key: the rolling ten-second one, the search one (per
-second) and the daily one. A request draws from the budgets of its *lane*.
+Three budgets exist: the rolling ten-second one (per app), the search one (per
+second) and the daily one (both per account). A request draws from the budgets
+of its *lane*. The store also keeps small notes (`recall`/`remember`) that
+every process may reuse, such as which account an app reads.
 Waits are bounded: past `max_wait` a `LimiterTimeout` is raised, and a spent
 daily budget raises `RateLimitExhausted` at once (it cannot be waited out).
 Within a process, a permit is also held until a window after its response
@@ -82,6 +91,24 @@ def _lane_budgets(budget: RateBudget) -> dict[str, tuple[str, ...]]:
     return {STANDARD: ("ten_second",), SEARCH: search, ASSOCIATIONS: assoc}
 
 
+def app_key(token: str) -> str:
+    """The limiter key of a private app: a truncated SHA-256 of its token.
+
+    One-way, so bucket names, Redis keys and file names never reveal the token;
+    64 bits keep distinct tokens apart.
+    """
+    return "app-" + hashlib.sha256(token.encode()).hexdigest()[:16]
+
+
+def account_key(portal_id: int | str) -> str:
+    """The limiter key of a HubSpot account (portal)."""
+    return f"account-{portal_id}"
+
+
+# The budgets charged to the account rather than to the app.
+_ACCOUNT_BUDGETS = ("search", "daily")
+
+
 def _safe_key(key: str) -> str:
     """A file/Redis-safe, collision-free rendering of the limiter key."""
     cleaned = re.sub(r"[^A-Za-z0-9_.-]", "_", key)[:64]
@@ -127,36 +154,94 @@ class _SharedRedisBucket(RedisBucket):
 
 
 class RequestLimiter:
-    """Grants permits for one limiter key across the ten-second, search and daily budgets."""
+    """Grants permits across the ten-second budget of an app (`key`) and the
+    search and daily budgets of its account (`account_key`).
 
-    def __init__(self, budget: RateBudget, key: str, *, backend: str = "memory",
-                 directory: str | None = None, redis_url: str | None = None,
-                 max_wait: float = 300.0) -> None:
+    `account_key=None`: one key for all three budgets. `account_pending=True`:
+    the account is not known yet (the client learns it with its first request,
+    then calls `bind_account`); until then daily permits are counted, and
+    charged to the account's budget once it is bound.
+    """
+
+    def __init__(self, budget: RateBudget, key: str, *, account_key: str | None = None,
+                 account_pending: bool = False, backend: str = "memory", directory: str | None = None,
+                 redis_url: str | None = None, max_wait: float = 300.0) -> None:
         self.budget = budget
         self.key = key
+        self.account_key: str | None = None
         self.backend = backend
         self.max_wait = max_wait
+        self._directory, self._redis_url = directory, redis_url
         self._specs = _budget_specs(budget)
         self._lanes = _lane_budgets(budget)
         self._owned: list[Limiter] = []
         self._redis = None
-        self._limiters = {name: self._build(spec, directory, redis_url)
-                          for name, spec in self._specs.items()}
-        # The Limiter objects only schedule leaking; permits go straight to the buckets.
-        self._buckets = {name: lim.bucket_factory.bucket for name, lim in self._limiters.items()}
-        self._guards = {name: _guard_of(b) for name, b in self._buckets.items()}
-        windows = {"ten_second": budget.window_seconds, "search": budget.search_window_seconds}
-        self._holds = {name: holds_for(key, name, self._specs[name].limit, window)
-                       for name, window in windows.items()}
+        self._bind_lock = threading.Lock()
+        self._unbound_daily = 0  # daily permits granted before the account was known
+        self._buckets: dict = {}
+        self._guards: dict[str, threading.Lock] = {}
+        self._holds: dict = {}
+        self._add_budgets(key, ("ten_second",))
+        if not account_pending:
+            self.bind_account(account_key or key)
 
-    def _build(self, spec: _BudgetSpec, directory: str | None, redis_url: str | None) -> Limiter:
-        safe = _safe_key(self.key)
+    def _add_budgets(self, key: str, names: tuple[str, ...]) -> None:
+        windows = {"ten_second": self.budget.window_seconds,
+                   "search": self.budget.search_window_seconds}
+        for name in names:
+            spec = self._specs[name]
+            # The Limiter objects only schedule leaking; permits go straight to the buckets.
+            bucket = self._build(key, spec).bucket_factory.bucket
+            self._guards[name] = _guard_of(bucket)
+            if name in windows:
+                self._holds[name] = holds_for(key, name, spec.limit, windows[name])
+            self._buckets[name] = bucket  # last: `acquire` reads it unlocked
+
+    def bind_account(self, account_key: str) -> None:
+        """Charge the search and daily budgets to `account_key` from now on, and
+        the daily permits granted before it was known to it now (at most the few
+        requests that learned the account)."""
+        with self._bind_lock:
+            if self.account_key is not None:
+                if self.account_key != account_key:
+                    raise ValueError(f"limiter of {self.key!r} is bound to {self.account_key!r}")
+                return
+            self._add_budgets(account_key, _ACCOUNT_BUDGETS)
+            self.account_key = account_key
+            owed, self._unbound_daily = self._unbound_daily, 0
+        for _ in range(owed):
+            self._take("daily", STANDARD, None)
+
+    def _account_bound(self, lane: str) -> bool:
+        """Whether the account budgets apply; binds them to the app's key if a
+        search comes before the account is known (not done by the client)."""
+        if self.account_key is not None:
+            return True
+        if "search" in self._lanes[lane]:
+            logger.warning("search before the account of %s was known: its search and daily "
+                           "budgets are keyed by the app", self.key)
+            self.bind_account(self.key)
+            return True
+        return False
+
+    def _owe_daily(self) -> bool:
+        """Count a daily permit for the account not known yet (`bind_account`
+        charges it); False if the account became known meanwhile."""
+        with self._bind_lock:
+            if self.account_key is not None:
+                return False
+            self._unbound_daily += 1
+            return True
+
+    def _build(self, key: str, spec: _BudgetSpec) -> Limiter:
+        safe = _safe_key(key)
+        directory = self._directory
         if self.backend == "memory":
             with _MEMORY_LOCK:
-                limiter = _MEMORY_LIMITERS.get((self.key, spec))
+                limiter = _MEMORY_LIMITERS.get((key, spec))
                 if limiter is None:
                     limiter = Limiter(InMemoryBucket([spec.rate]))
-                    _MEMORY_LIMITERS[(self.key, spec)] = limiter
+                    _MEMORY_LIMITERS[(key, spec)] = limiter
                 return limiter
         if self.backend == "sqlite":
             assert directory, "sqlite backend needs a directory"
@@ -165,17 +250,55 @@ class RequestLimiter:
             bucket = SQLiteBucket.init_from_file([spec.rate], table=f"rl_{spec.name}",
                                                  db_path=path, use_file_lock=True)
         elif self.backend == "redis":
-            import redis  # imported lazily: only this backend needs it
-
-            if self._redis is None:
-                self._redis = redis.Redis.from_url(redis_url)
-            bucket = _SharedRedisBucket.init([spec.rate], self._redis,
+            bucket = _SharedRedisBucket.init([spec.rate], self._redis_client(),
                                              f"hubspot_assets:ratelimit:{safe}:{spec.name}")
         else:
             raise ValueError(f"unknown limiter backend {self.backend!r}")
         limiter = Limiter(bucket)
         self._owned.append(limiter)
         return limiter
+
+    def recall(self, name: str) -> str | None:
+        """A note stored next to the buckets under `name` (None if absent or the
+        store is per process): facts every process may reuse, such as the
+        account of an app."""
+        try:
+            if self.backend == "sqlite":
+                with open(self._note_path(name), encoding="utf-8") as f:
+                    return f.read().strip() or None
+            if self.backend == "redis":
+                value = self._redis_client().get(f"hubspot_assets:note:{_safe_key(name)}")
+                return value.decode() if value else None
+        except (OSError, UnicodeDecodeError):
+            return None
+        except Exception:  # a note is an optimisation: a store failure must not stop a sync
+            logger.debug("reading note %s failed", name, exc_info=True)
+        return None
+
+    def remember(self, name: str, value: str, ttl_seconds: int = 30 * 86_400) -> None:
+        """Store a note for `recall` (a no-op for the per-process store)."""
+        try:
+            if self.backend == "sqlite":
+                path = self._note_path(name)
+                partial = f"{path}.{os.getpid()}.{threading.get_ident()}"
+                with open(partial, "w", encoding="utf-8") as f:
+                    f.write(value)
+                os.replace(partial, path)  # readers never see half a note
+            elif self.backend == "redis":
+                self._redis_client().set(f"hubspot_assets:note:{_safe_key(name)}", value,
+                                         ex=ttl_seconds)
+        except Exception:  # as in recall: the next process asks HubSpot again
+            logger.debug("storing note %s failed", name, exc_info=True)
+
+    def _note_path(self, name: str) -> str:
+        return os.path.join(self._directory, f"{_safe_key(name)}.note")
+
+    def _redis_client(self):
+        if self._redis is None:
+            import redis  # imported lazily: only this backend needs it
+
+            self._redis = redis.Redis.from_url(self._redis_url)
+        return self._redis
 
     def acquire(self, lane: str = STANDARD) -> float:
         """Block until `lane` may send one request; returns the seconds waited.
@@ -185,6 +308,7 @@ class RequestLimiter:
         started = time.monotonic()
         deadline = started + self.max_wait
         held: list[str] = []
+        bound = self._account_bound(lane)
         try:
             for name in self._lanes[lane]:
                 if not self._holds[name].take(deadline):
@@ -192,7 +316,8 @@ class RequestLimiter:
                 held.append(name)
             for name in self._lanes[lane]:
                 self._take(name, lane, deadline)
-            self._take("daily", lane, None)
+            if bound or not self._owe_daily():
+                self._take("daily", lane, None)
         except BaseException:
             for name in held:
                 self._holds[name].cancel()
@@ -255,15 +380,16 @@ class RequestLimiter:
         spec = self._specs[name]
         return LimiterTimeout(
             f"Waited {self.max_wait:.0f}s for the shared '{name}' rate budget "
-            f"({spec.limit} per {spec.interval_ms / 1000:g}s) of limiter key '{self.key}'",
-            hint="Other runs on the same HubSpot account are using the budget (or hold its "
-                 "lock); lower their concurrency or raise max_limiter_wait")
+            f"({spec.limit} per {spec.interval_ms / 1000:g}s) of limiter key "
+            f"'{self.account_key if name in _ACCOUNT_BUDGETS else self.key}'",
+            hint="Other runs with the same HubSpot app or account are using the budget (or "
+                 "hold its lock); lower their concurrency or raise max_limiter_wait")
 
     def _refuse_daily(self, wait: float) -> None:
         resets = (utcnow() + dt.timedelta(seconds=wait)).isoformat(timespec="seconds")
         raise RateLimitExhausted(
             f"The local daily budget of {self._specs['daily'].limit} requests for limiter key "
-            f"'{self.key}' is used up (rolling 24 h)", resets_at=resets,
+            f"'{self.account_key}' is used up (rolling 24 h)", resets_at=resets,
             hint=f"The next request fits at {resets}; resume the sync then, "
                  "or raise RateBudget.daily if the account has a larger allowance")
 

@@ -35,7 +35,9 @@ def make_client(tmp_path):
         values = dict(token=TOKEN, base_url=base_url, limiter_backend="memory",
                       limiter_dir=str(tmp_path), backoff_base=0.01, backoff_max=0.05,
                       connect_timeout=2, read_timeout=2, token_source="$HUBSPOT_TOKEN_TEST",
-                      source_label="unit", budget=RateBudget(ten_second=10_000, daily=1_000_000,
+                      # The stub is no HubSpot: name the account, so no
+                      # account-details call precedes each test's script.
+                      source_label="unit", account_id=1, budget=RateBudget(ten_second=10_000, daily=1_000_000,
                                                               search_per_second=1_000))
         values.update(overrides)
         key = overrides.pop("limiter_key", None) or f"unit-{uuid.uuid4().hex[:8]}"

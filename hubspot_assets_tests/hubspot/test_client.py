@@ -9,8 +9,7 @@ from __future__ import annotations
 import io
 import json
 import logging
-import subprocess
-import sys
+import os
 import time
 import uuid
 from collections import Counter
@@ -20,8 +19,13 @@ import redis
 import requests
 
 from hubspot_assets.hubspot import ClientConfig, HubSpotClient, RateBudget
+from hubspot_assets.hubspot.accounts import forget_accounts
+from hubspot_assets.hubspot.concurrency import map_concurrent
 from hubspot_assets.hubspot.errors import RateLimitExhausted, Unauthorized
+from hubspot_assets.hubspot.limiter import app_key
 from hubspot_assets_tests.sandbox import AccountSpec, SandboxProcess, truth
+
+from .workers import run_workers
 
 pytestmark = pytest.mark.slow
 
@@ -103,44 +107,112 @@ def test_zero_429s_at_the_sandbox_budget_with_200ms_latency(sandbox_process, tmp
     assert achieved >= 0.85 * limit / window, (achieved, snap)
 
 
-def _run_processes(config: dict, key: str, calls: int, n: int = 4) -> list[dict]:
-    start_at = time.time() + 2.5  # after every child's imports
-    procs = [subprocess.Popen([sys.executable, "-m", "hubspot_assets_tests.hubspot.workers",
-                               json.dumps(config), key, str(calls), str(start_at)],
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-             for _ in range(n)]
-    out = []
-    for proc in procs:
-        stdout, stderr = proc.communicate(timeout=120)
-        assert proc.returncode == 0, stderr[-2000:]
-        out.append(json.loads(stdout.strip().splitlines()[-1]))
-    return out
+def _redis_or_skip(backend: str) -> None:
+    if backend == "redis":
+        try:
+            redis.Redis.from_url(REDIS_URL).ping()
+        except redis.RedisError:
+            pytest.skip("no Redis at 127.0.0.1:6379")
+
+
+REDIS_URL = "redis://127.0.0.1:6379/0"
 
 
 @pytest.mark.parametrize("backend", ["sqlite", "redis"])
-def test_four_processes_share_one_budget(sandbox_factory, tmp_path, backend):
-    if backend == "redis":
-        try:
-            redis.Redis.from_url("redis://127.0.0.1:6379/0").ping()
-        except redis.RedisError:
-            pytest.skip("no Redis at 127.0.0.1:6379")
+def test_sources_sharing_a_token_share_its_budget(sandbox_factory, tmp_path, backend):
+    """Two sources with one token (one private app), two processes each: one
+    ten-second budget, and one daily one keyed by the account HubSpot names."""
+    _redis_or_skip(backend)
     # A 2 s window (pad 0.3 s) leaves room for the scheduling delays of five busy
     # processes on two cores between a grant and the sandbox counting the request.
     limit, calls, window = 20, 15, 2.0
-    sb = start(sandbox_factory, ten_second_limit=limit, latency_ms=20, window_seconds=window)
-    config = dict(token=TOKEN, base_url=sb.url, limiter_backend=backend,
+    # A token and portal of this test alone: budgets are keyed by them, and
+    # Redis outlives the test.
+    token, portal = f"pat-na1-shared-{uuid.uuid4().hex}", 700_000 + uuid.uuid4().int % 99_999
+    sb = start(sandbox_factory, ten_second_limit=limit, latency_ms=20, window_seconds=window,
+               token=token, portal_id=portal)
+    config = dict(token=token, base_url=sb.url, limiter_backend=backend,
                   limiter_dir=str(tmp_path / "limiter"), max_in_flight=4,
-                  redis_url="redis://127.0.0.1:6379/0" if backend == "redis" else None,
+                  redis_url=REDIS_URL if backend == "redis" else None,
                   budget=dict(ten_second=limit, window_seconds=window, window_pad_seconds=0.3))
-    key = f"shared-{backend}-{uuid.uuid4().hex[:8]}"
-    snaps = _run_processes(config, key, calls)
+    snaps = run_workers("client", config, ["source-a", "source-b"] * 2, calls)
     stats = server_stats(sb)
-    assert sum(s["calls_total"] for s in snaps) == 4 * calls, (snaps, stats)
+    # The account is learned at most once per process (the first to learn it
+    # notes it in the store); every other request is the sources' own.
+    learned = stats["by_endpoint"]["account.details"]["200"]
+    assert 1 <= learned <= 4 and stats["by_endpoint"]["account.details"] == {"200": learned}
+    assert sum(s["calls_total"] for s in snaps) == 4 * calls + learned, (snaps, stats)
     assert stats["rate_limited"] == 0
-    assert stats["peak_window_requests"][TOKEN] <= limit
-    # 60 calls at 20 per window: the processes really were held back together.
+    assert stats["peak_window_requests"][token] <= limit
+    # 60+ calls at 20 per window: the processes really were held back together.
     waited = sum(s["limiter_wait_seconds"] for s in snaps)
     assert waited > 4 * calls / limit * window, snaps
+    assert {(s["app_key"], s["account_key"]) for s in snaps} == {
+        (app_key(token), f"account-{portal}")}
+    # The stores name budgets by digest and portal, never by the token.
+    if backend == "redis":
+        names = [k.decode() for k in redis.Redis.from_url(REDIS_URL).keys(
+            f"hubspot_assets:ratelimit:*{app_key(token)}*")]
+    else:
+        names = os.listdir(tmp_path / "limiter")
+    assert names and not [n for n in names if token in n or token[8:24] in n]
+
+
+def test_clients_of_one_token_learn_its_account_once_per_process(sandbox_factory, tmp_path):
+    token = f"pat-na1-once-{uuid.uuid4().hex}"
+    sb = start(sandbox_factory, token=token)
+    clients = [make_client(sb.url, tmp_path, token=token, source_label=s) for s in "ab"]
+    try:
+        list(map_concurrent(lambda c: c.list_schemas(), clients * 3, max_workers=6))
+    finally:
+        for client in clients:
+            client.close()
+    assert server_stats(sb)["by_endpoint"]["account.details"] == {"200": 1}
+    assert {c.limiter.account_key for c in clients} == {f"account-{PORTAL}"}
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "redis"])
+def test_the_store_remembers_the_account_for_other_processes(sandbox_factory, tmp_path,
+                                                             backend):
+    _redis_or_skip(backend)
+    token = f"pat-na1-noted-{uuid.uuid4().hex}"
+    sb = start(sandbox_factory, token=token)
+    store = dict(limiter_backend=backend, redis_url=REDIS_URL if backend == "redis" else None)
+    for _ in range(2):
+        forget_accounts()  # as in a new process
+        with make_client(sb.url, tmp_path, token=token, **store) as client:
+            client.list_schemas()
+            assert client.limiter.account_key == f"account-{PORTAL}"
+    assert server_stats(sb)["by_endpoint"]["account.details"] == {"200": 1}
+
+
+def test_refused_account_details_key_the_daily_budget_by_the_app(sandbox_factory, tmp_path,
+                                                                   caplog):
+    token = f"pat-na1-noinfo-{uuid.uuid4().hex}"
+    sb = start(sandbox_factory, token=token, denied_types={"account-info"})
+    with caplog.at_level(logging.WARNING, logger="hubspot_assets.hubspot.accounts"):
+        with make_client(sb.url, tmp_path, token=token) as client:
+            assert client.list_schemas()  # the sync goes on
+            assert client.limiter.account_key == client.app_key == app_key(token)
+    assert "could not learn the HubSpot account" in caplog.text
+    assert token not in caplog.text
+    assert server_stats(sb)["by_endpoint"]["account.details"] == {"403": 1}
+
+
+def test_a_bad_token_fails_on_the_account_call_alone(sandbox_factory, tmp_path):
+    sb = start(sandbox_factory)
+    with make_client(sb.url, tmp_path, token=f"pat-na1-revoked-{uuid.uuid4().hex}") as client:
+        with pytest.raises(Unauthorized, match="HUBSPOT_TOKEN_ACCEPTANCE"):
+            client.list_schemas()
+    assert server_stats(sb)["by_endpoint"] == {"account.details": {"401": 1}}
+
+
+def test_a_known_account_id_needs_no_call(sandbox_factory, tmp_path):
+    sb = start(sandbox_factory)
+    with make_client(sb.url, tmp_path, account_id=PORTAL) as client:
+        client.list_schemas()
+        assert client.limiter.account_key == f"account-{PORTAL}"
+    assert "account.details" not in server_stats(sb)["by_endpoint"]
 
 
 def by_id(records: list[dict]) -> list[dict]:
@@ -198,7 +270,8 @@ def test_faults_at_5_percent_every_record_exactly_once(sandbox_factory, tmp_path
 
 def test_daily_429_ends_with_a_clear_error_after_one_attempt(sandbox_factory, tmp_path):
     sb = start(sandbox_factory, daily_limit=3)
-    with make_client(sb.url, tmp_path) as client:
+    # The account named up front: three calls are the test's own, none learns it.
+    with make_client(sb.url, tmp_path, account_id=PORTAL) as client:
         for _ in range(3):
             client.list_schemas()
         started = time.monotonic()

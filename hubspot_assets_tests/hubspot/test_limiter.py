@@ -9,7 +9,9 @@ import redis
 
 from hubspot_assets.hubspot.config import RateBudget
 from hubspot_assets.hubspot.errors import LimiterTimeout, RateLimitExhausted
-from hubspot_assets.hubspot.limiter import SEARCH, STANDARD, RequestLimiter
+from hubspot_assets.hubspot.limiter import SEARCH, STANDARD, RequestLimiter, app_key
+
+from .workers import run_workers
 
 # The pad (as in production) absorbs the delay between a grant and the moment the
 # test's thread notes it, like the delay between a grant and HubSpot's count.
@@ -162,3 +164,61 @@ def test_a_permit_given_up_while_waiting_frees_its_slot():
     limiter.release(STANDARD)
     holds = limiter._holds["ten_second"]
     assert holds._in_flight == 0 and len(holds._held_until) == 2
+
+
+REDIS_URL = "redis://127.0.0.1:6379/0"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("backend", ["sqlite", "redis"])
+def test_processes_share_one_app_budget_exactly(tmp_path, backend):
+    """The same test for both shared stores: four processes (three threads each)
+    take permits of one app key; no window of grants holds more than the budget."""
+    if backend == "redis":
+        try:
+            redis.Redis.from_url(REDIS_URL).ping()
+        except redis.RedisError:
+            pytest.skip("no Redis at 127.0.0.1:6379")
+    # The pad absorbs the delay between a grant and the child noting its time
+    # on two busy cores (the client's tests pad the same way).
+    budget = dict(ten_second=5, window_seconds=1.0, window_pad_seconds=0.3, daily=10_000)
+    spec = dict(budget=budget, backend=backend, directory=str(tmp_path), redis_url=REDIS_URL)
+    key = app_key(f"pat-na1-limiter-{uuid.uuid4().hex}")
+    results = run_workers("limiter", spec, [key] * 4, 5)
+    times = [t for r in results for t in r["times"]]
+    assert len(times) == 20
+    assert _max_in_window(times, 1.0) <= 5
+    assert max(times) - min(times) >= 3 * 1.0  # 20 permits at 5 per window: held back
+
+
+def test_apps_of_one_account_share_its_daily_budget():
+    budget = RateBudget(ten_second=100, daily=3, window_seconds=1.0)
+    account = f"account-{uuid.uuid4().int % 10**9}"
+    a = RequestLimiter(budget, _key(), account_key=account, backend="memory")
+    b = RequestLimiter(budget, _key(), account_key=account, backend="memory")
+    for limiter in (a, b, a):
+        limiter.acquire(STANDARD)
+        limiter.release(STANDARD)
+    with pytest.raises(RateLimitExhausted, match=account):
+        b.acquire(STANDARD)
+
+
+def test_permits_before_the_account_is_known_are_charged_to_it():
+    budget = RateBudget(ten_second=100, daily=3, window_seconds=1.0)
+    account = f"account-{uuid.uuid4().int % 10**9}"
+    learner = RequestLimiter(budget, _key(), account_pending=True, backend="memory")
+    learner.acquire(STANDARD)  # e.g. the account-details call
+    learner.release(STANDARD)
+    assert learner.account_key is None
+    learner.bind_account(account)
+    other = RequestLimiter(budget, _key(), account_key=account, backend="memory")
+    _grant_times(other, 2)
+    with pytest.raises(RateLimitExhausted):
+        learner.acquire(STANDARD)
+
+
+def test_app_key_is_a_digest_of_the_token():
+    token = "pat-na1-0123456789abcdef"
+    key = app_key(token)
+    assert key == app_key(token) != app_key(token + "x")
+    assert token not in key and "0123456789" not in key and len(key) == len("app-") + 16

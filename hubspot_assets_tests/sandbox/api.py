@@ -163,6 +163,25 @@ def list_properties(req: Request, object_type: str) -> tuple[int, dict]:
     return 200, {"results": [p.to_json(SCHEMA_TIMESTAMP) for p in otype.properties]}
 
 
+# -- account ---------------------------------------------------------------------------------
+def account_details(req: Request) -> tuple[int, dict]:
+    """`GET /account-info/v3/details`: the account the bearer token selects, in
+    HubSpot's shape (every field its spec marks required)."""
+    if "account-info" in req.account.spec.denied_types:  # e.g. a token scoped down
+        raise missing_scope("oauth")
+    return 200, {
+        "portalId": req.account.portal_id,
+        "accountType": "STANDARD",
+        "timeZone": "US/Eastern",
+        "companyCurrency": "USD",
+        "additionalCurrencies": [],
+        "utcOffset": "-05:00",
+        "utcOffsetMilliseconds": -18_000_000,
+        "uiDomain": "app.hubspot.com",
+        "dataHostingLocation": "na1",
+    }
+
+
 # -- objects ---------------------------------------------------------------------------------
 def list_objects(req: Request, object_type: str) -> tuple[int, dict]:
     _, store = _type(req, object_type)

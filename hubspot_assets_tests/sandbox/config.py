@@ -31,7 +31,7 @@ class AccountSpec:
 
     `sizes` maps type names (`contacts`, custom `pets` or `p<portal>_pets`) to
     record counts. `denied_types` lists type names whose read scope the token
-    lacks (403), plus the pseudo-types `events` and `schemas`.
+    lacks (403), plus the pseudo-types `events`, `schemas` and `account-info`.
     `bulk_import` is the size of the block of contacts sharing one
     `hs_lastmodifieddate` millisecond (None: 10,500 when contacts >= 21,000).
     `big_company_contacts`: contacts all associated to the first company

@@ -25,6 +25,7 @@ from .stats import Stats
 _T = r"([^/]+)"
 # (method, path regex, endpoint name, handler, kind); kind: "search" | "assoc" | None
 ROUTES = [
+    ("GET", r"/account-info/v3/details", "account.details", api.account_details, None),
     ("GET", r"/crm/v3/schemas", "schemas.list", api.list_schemas, None),
     ("GET", r"/crm-object-schemas/v3/schemas", "schemas.list", api.list_schemas, None),
     ("GET", rf"/crm/v3/schemas/{_T}", "schemas.get", api.get_schema, None),

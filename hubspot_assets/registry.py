@@ -15,6 +15,7 @@ from typing import Any
 import yaml
 
 from hubspot_assets.hubspot.config import RateBudget
+from hubspot_assets.hubspot.secrets import InvalidToken, check_token
 from hubspot_assets.stream.naming import InvalidSourceId, validate_source_id
 
 ENV_VAR_PATTERN = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -54,14 +55,18 @@ class Source:
 
     def token(self) -> str:
         """The token from this source's environment variable, or a clear error."""
-        value = os.environ.get(self.token_env, "").strip()
-        if not value:
+        value = os.environ.get(self.token_env, "")
+        if not value.strip():
             raise RegistryError(
                 f"source {self.id!r}: environment variable {self.token_env} is not set "
                 f"or empty. Set it to the HubSpot private app token of this account "
                 f"(export {self.token_env}=...) before running."
             )
-        return value
+        try:
+            # Rejected, not stripped: a token pasted with a newline is often cut short too.
+            return check_token(value, f"environment variable {self.token_env}")
+        except InvalidToken as exc:
+            raise RegistryError(f"source {self.id!r}: {exc}.") from None
 
 
 @dataclass(frozen=True)

@@ -76,7 +76,8 @@ def run_summary(context: dg.RunStatusSensorContext, status: str) -> dict[str, An
 # raised ("Error occurred while handling output ...", "Exceeded max_retries of
 # 2"), never why; the why is in their cause chain.
 _WRAPPERS = re.compile(r"^(Dagster\w*Error|RetryRequestedFromPolicy|RetryRequested)$")
-_QUALIFIED = re.compile(r"^(?:[A-Za-z_]\w*\.)+(?=\w+: )")  # "dagster._core...Failure: " -> "Failure: "
+# "dagster._core.definitions.events.Failure: ..." -> "Failure: ..."
+_QUALIFIED = re.compile(r"^(?:[A-Za-z_]\w*\.)+(?=\w+: )")
 
 
 def failure_details(error: Any) -> dict[str, Any]:

@@ -69,9 +69,9 @@ def _ping(uri: str, database: str) -> MongoConfigurationError | None:
     except InvalidDatabaseName as exc:
         return MongoConfigurationError(f"{exc} (MONGODB_DATABASE)")
     except ServerSelectionTimeoutError as exc:
-        return _config_error(uri, exc, f"no MongoDB server answered at {where}", "check the hosts and port in "
-                             "MONGODB_URI, that the server is running, and that this machine "
-                             "may reach it")
+        return _config_error(uri, exc, f"no MongoDB server answered at {where}",
+                             "check the hosts and port in MONGODB_URI, that the server is "
+                             "running, and that this machine may reach it")
     except ConfigurationError as exc:  # InvalidURI included
         return _config_error(uri, exc, f"MONGODB_URI is not a usable MongoDB URI ({where})",
                              "write it as mongodb://user:password@host:27017/ or "

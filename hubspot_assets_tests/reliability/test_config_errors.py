@@ -66,7 +66,8 @@ def registry_failure(pipeline, sandbox, extra="", base_url=None, source_id="acme
 def test_a_base_url_with_a_path_is_rejected_with_the_fix(pipeline, sandbox):
     message = registry_failure(pipeline, sandbox, base_url="https://api.hubapi.com/crm")
     assert "base_url" in message and "'https://api.hubapi.com/crm'" in message
-    assert "no credentials, path or query" in message and "use e.g. https://api.hubapi.com" in message
+    assert "no credentials, path or query" in message
+    assert "use e.g. https://api.hubapi.com" in message
 
 
 def test_include_together_with_exclude_is_rejected(pipeline, sandbox):

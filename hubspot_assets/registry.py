@@ -15,6 +15,7 @@ from typing import Any
 import yaml
 
 from hubspot_assets.hubspot.config import RateBudget
+from hubspot_assets.hubspot.secrets import InvalidToken, check_token
 from hubspot_assets.stream.naming import InvalidSourceId, validate_source_id
 
 ENV_VAR_PATTERN = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -54,14 +55,18 @@ class Source:
 
     def token(self) -> str:
         """The token from this source's environment variable, or a clear error."""
-        value = os.environ.get(self.token_env, "").strip()
-        if not value:
+        value = os.environ.get(self.token_env, "")
+        if not value.strip():
             raise RegistryError(
                 f"source {self.id!r}: environment variable {self.token_env} is not set "
                 f"or empty. Set it to the HubSpot private app token of this account "
                 f"(export {self.token_env}=...) before running."
             )
-        return value
+        try:
+            # Rejected, not stripped: a token pasted with a newline is often cut short too.
+            return check_token(value, f"environment variable {self.token_env}")
+        except InvalidToken as exc:
+            raise RegistryError(f"source {self.id!r}: {exc}.") from None
 
 
 @dataclass(frozen=True)
@@ -148,19 +153,31 @@ def parse_source(entry: Any) -> Source:
             f"token_env must name an environment variable (e.g. HUBSPOT_TOKEN_{source_id.upper()}), "
             f"never the token itself."
         )
-    base_url = entry.get("base_url")
-    if base_url is not None and (
-        not isinstance(base_url, str) or not re.match(r"^https?://[^\s@]+$", base_url)
-    ):
-        raise RegistryError("base_url must be an http(s) URL without credentials.")
+    include, exclude = _parse_names(entry, "include"), _parse_names(entry, "exclude")
+    if include and exclude:
+        raise RegistryError("include and exclude are both set; keep one: include lists the "
+                            "only types to sync, exclude the types to leave out.")
     return Source(
         id=source_id,
         token_env=token_env,
         budget=_parse_budget(entry),
-        base_url=base_url.rstrip("/") if base_url else None,
-        include=_parse_names(entry, "include"),
-        exclude=_parse_names(entry, "exclude"),
+        base_url=_parse_base_url(entry.get("base_url")),
+        include=include,
+        exclude=exclude,
     )
+
+
+def _parse_base_url(base_url: Any) -> str | None:
+    """Scheme, host and port only: the client appends every API path itself."""
+    if base_url is None:
+        return None
+    if not isinstance(base_url, str) or not re.match(r"^https?://[^\s@/?#]+/*$", base_url):
+        shown = base_url if isinstance(base_url, str) and "@" not in base_url else "(hidden)"
+        raise RegistryError(
+            f"base_url must be an http(s) URL of a host with no credentials, path or query, "
+            f"not {shown!r}; use e.g. https://api.hubapi.com (or omit it for HubSpot's), "
+            f"or http://127.0.0.1:PORT for a sandbox.")
+    return base_url.rstrip("/")
 
 
 def _parse_budget(entry: dict[str, Any]) -> RateBudget:
@@ -181,5 +198,9 @@ def _parse_budget(entry: dict[str, Any]) -> RateBudget:
 def _parse_names(entry: dict[str, Any], key: str) -> frozenset[str]:
     names = entry.get(key) or []
     if not isinstance(names, list) or not all(isinstance(n, str) and n for n in names):
-        raise RegistryError(f"{key} must be a list of object type names.")
+        raise RegistryError(f"{key} must be a list of object type names, e.g. "
+                            f"{key}: [contacts, companies], not {names!r}.")
+    padded = [n for n in names if n != n.strip()]
+    if padded:
+        raise RegistryError(f"{key} names {padded!r} have whitespace around them; remove it.")
     return frozenset(names)

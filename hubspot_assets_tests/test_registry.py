@@ -20,7 +20,6 @@ sources:
     tier: enterprise
     limits: {ten_second: 50, window_seconds: 1.5}
     include: [contacts, p123_cars]
-    exclude: [quotes]
 """))
     source = registry.get("acme")
     assert source.base_url == "http://127.0.0.1:9999"
@@ -90,3 +89,41 @@ def test_missing_token_variable_names_it_without_a_value(tmp_path, monkeypatch):
         registry.get("a").token()
     monkeypatch.setenv("HS_TOKEN_A", "sandbox-token-xyz")
     assert registry.get("a").token() == "sandbox-token-xyz"
+
+
+@pytest.mark.parametrize("field, value, named", [
+    ("base_url", "https://api.hubapi.com/crm", "no credentials, path or query"),
+    ("base_url", "https://user:pw@api.hubapi.com", "(hidden)"),
+    ("base_url", "api.hubapi.com", "http(s) URL"),
+    ("include", "[' contacts']", "whitespace around them"),
+    ("exclude", "quotes", "exclude must be a list"),
+])
+def test_bad_fields_are_named_with_the_fix(tmp_path, field, value, named):
+    registry = load_registry(write(tmp_path, f"""
+sources:
+  - id: acme
+    token_env: HUBSPOT_TOKEN_ACME
+    {field}: {value if value.startswith("[") else repr(value)}
+"""))
+    assert field in registry.problems["acme"] and named in registry.problems["acme"]
+    assert "pw@" not in registry.problems["acme"]
+
+
+def test_include_and_exclude_together_are_rejected(tmp_path):
+    registry = load_registry(write(tmp_path, """
+sources:
+  - id: acme
+    token_env: HUBSPOT_TOKEN_ACME
+    include: [contacts]
+    exclude: [quotes]
+"""))
+    assert "include and exclude are both set" in registry.problems["acme"]
+
+
+@pytest.mark.parametrize("value", ["tok\n", " tok", "to k"])
+def test_a_token_with_whitespace_is_refused_naming_the_variable(tmp_path, monkeypatch, value):
+    source = load_registry(write(tmp_path, "sources:\n  - id: acme\n    token_env: T_ACME\n")
+                           ).get("acme")
+    monkeypatch.setenv("T_ACME", value)
+    with pytest.raises(RegistryError, match="T_ACME.*whitespace or a newline"):
+        source.token()

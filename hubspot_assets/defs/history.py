@@ -3,10 +3,13 @@
 The run status sensors in `sensors.py` store it through `JobHistoryResource`.
 """
 
+import re
 from typing import Any
 
 import dagster as dg
 
+from hubspot_assets.hubspot.secrets import scrub
+from hubspot_assets.mongo.redaction import redact_uri
 from hubspot_assets.stream.naming import stage_name
 from hubspot_assets.timestamps import from_epoch_seconds, utcnow
 
@@ -42,12 +45,8 @@ def run_summary(context: dg.RunStatusSensorContext, status: str) -> dict[str, An
                              if k in metadata}
             errors.extend({"stage": stage, **d} for d in metadata.get("error_details") or [])
         else:
-            error = event.event_specific_data.error
-            errors.append({
-                "stage": event.step_key,
-                "fatal": True,
-                "message": error.message.strip() if error else "step failed",
-            })
+            errors.append({"stage": event.step_key, "fatal": True,
+                           **failure_details(event.event_specific_data.error)})
     started = record.start_time if record else None
     ended = record.end_time if record else None
     return {
@@ -71,3 +70,34 @@ def run_summary(context: dg.RunStatusSensorContext, status: str) -> dict[str, An
         "errors": errors,
         "recorded_at": utcnow(),
     }
+
+
+# Dagster's own wrappers around the asset's exception: they say where it was
+# raised ("Error occurred while handling output ...", "Exceeded max_retries of
+# 2"), never why; the why is in their cause chain.
+_WRAPPERS = re.compile(r"^(Dagster\w*Error|RetryRequestedFromPolicy|RetryRequested)$")
+# "dagster._core.definitions.events.Failure: ..." -> "Failure: ..."
+_QUALIFIED = re.compile(r"^(?:[A-Za-z_]\w*\.)+(?=\w+: )")
+
+
+def failure_details(error: Any) -> dict[str, Any]:
+    """What a step failure's error says, for the history: the innermost meaningful
+    message (exception type and text), every cause outermost first, and whether
+    Dagster's retries were used up; scrubbed of URIs' credentials and known tokens."""
+    if error is None:
+        return {"message": "step failed", "causes": []}
+    chain = []
+    while error is not None:
+        chain.append(error)
+        error = error.cause
+    causes = [_clean(e.message) for e in chain if not _WRAPPERS.match(e.cls_name or "")]
+    top = _clean(chain[0].message)
+    details: dict[str, Any] = {"message": causes[-1] if causes else top, "causes": causes}
+    if chain[0].cls_name == "RetryRequestedFromPolicy":
+        details["retries_exhausted"] = top  # e.g. "Exceeded max_retries of 2"
+    return details
+
+
+def _clean(message: str | None) -> str:
+    text = _QUALIFIED.sub("", (message or "").strip())
+    return scrub(redact_uri(text)) or "step failed"

@@ -9,7 +9,7 @@ import dagster as dg
 from pydantic import Field
 from pymongo.errors import PyMongoError
 
-from hubspot_assets.mongo.connection import get_database
+from hubspot_assets.defs.resources import checked_database
 from hubspot_assets.mongo.redaction import redact_text, redact_uri, uri_secrets
 from hubspot_assets.mongo.stored_stream import StoredStream, latest_stream
 from hubspot_assets.mongo.writer import write_stream
@@ -52,9 +52,10 @@ class MongoStreamIOManager(dg.ConfigurableIOManager):
         run_id = _run_id_of(context)
         stream = obj if isinstance(obj, RecordStream) else None
         try:
+            db = checked_database(self.uri, self.database, run_id)  # before any HubSpot call
             with self._redacted_errors():
-                summary = write_stream(get_database(self.uri, self.database), source_id, stage,
-                                       run_id, obj, batch_size=self.batch_size)
+                summary = write_stream(db, source_id, stage, run_id, obj,
+                                       batch_size=self.batch_size)
                 if stream is not None:
                     # Every record is stored now: the stream may commit what depends
                     # on that (e.g. a sync watermark). A failed write never gets here.
@@ -72,8 +73,8 @@ class MongoStreamIOManager(dg.ConfigurableIOManager):
             raise StreamNotMaterialized("this input has no upstream output to read")
         source_id = self._source_of_input(context)
         stage = _stage_of(upstream)
+        db = checked_database(self.uri, self.database, _run_id_of(context))
         with self._redacted_errors():
-            db = get_database(self.uri, self.database)
             stream = latest_stream(db, source_id, stage, batch_size=self.batch_size)
         if stream is None:
             raise StreamNotMaterialized(

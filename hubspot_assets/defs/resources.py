@@ -12,14 +12,14 @@ from dataclasses import replace
 from typing import Any
 
 import dagster as dg
-from pydantic import Field, ValidationError
+from pydantic import Field, PrivateAttr, ValidationError
 from pymongo.collection import Collection
 from pymongo.database import Database
 
 from hubspot_assets.hubspot import HubSpotClient
 from hubspot_assets.hubspot.config import DEFAULT_BASE_URL, ClientConfig, ClientSettings
 from hubspot_assets.mongo.collections import job_history_collection, stream_collection
-from hubspot_assets.mongo.connection import get_database
+from hubspot_assets.mongo.connection import MongoConfigurationError, check_connection, get_database
 from hubspot_assets.mongo.redaction import redact_uri
 from hubspot_assets.mongo.stored_stream import StoredStream, latest_stream
 from hubspot_assets.registry import Registry, Source, load_registry
@@ -95,14 +95,29 @@ class HubSpotResource(dg.ConfigurableResource):
         return HubSpotClient(config, limiter_key=source.id)
 
 
+def checked_database(uri: str, database: str, run_id: str | None) -> Database:
+    """The database, once a quick ping showed the settings work (once per run); a wrong
+    URI, port or password fails the step at once, without retries."""
+    try:
+        check_connection(uri, database, run_id)
+    except MongoConfigurationError as exc:
+        raise dg.Failure(description=f"MongoDB configuration error: {exc}",
+                         allow_retries=False) from None
+    return get_database(uri, database)
+
+
 class _MongoDatabase(dg.ConfigurableResource):
     """A database on the process-wide pymongo client for `uri`; never shows the URI."""
 
     uri: str = Field(description="MongoDB URI; pass dg.EnvVar('MONGODB_URI').")
     database: str = Field(default="hubspot", description="Database of the stream collections.")
+    _run_id: str | None = PrivateAttr(default=None)
+
+    def setup_for_execution(self, context: dg.InitResourceContext) -> None:
+        self._run_id = context.run_id
 
     def db(self) -> Database:
-        return get_database(self.uri, self.database)
+        return checked_database(self.uri, self.database, self._run_id)
 
     def __repr__(self) -> str:  # pydantic's repr would print the URI
         return f"{type(self).__name__}(uri={redact_uri(self.uri)!r}, database={self.database!r})"

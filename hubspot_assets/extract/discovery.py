@@ -9,6 +9,7 @@ from hubspot_assets.extract.units import StageReport, interleave
 from hubspot_assets.hubspot import catalog
 from hubspot_assets.hubspot.errors import Forbidden, HubSpotError, NotFound
 from hubspot_assets.registry import Source
+from hubspot_assets.stream.protocol import StreamAborted
 from hubspot_assets.stream.records import (
     CUSTOM_OBJECT_SCHEMA,
     DOWNLOAD_LIST_ENTRY,
@@ -21,9 +22,16 @@ READY, SKIPPED = "ready", "skipped"
 
 
 def schema_records(client: Any, report: StageReport) -> Iterator[StreamRecord]:
-    """Every custom object schema of the account, unchanged."""
+    """Every custom object schema of the account, unchanged; none, with a note, when the
+    token lacks `crm.schemas.custom.read` (often Enterprise only)."""
     report.unit_started()
-    for schema in client.list_schemas():
+    try:
+        schemas = client.list_schemas()
+    except Forbidden as exc:
+        # An optional scope: the standard types are still worth syncing.
+        report.note("schemas", str(exc), status=exc.status, category=exc.category)
+        return
+    for schema in schemas:
         report.count("schemas")
         yield StreamRecord(
             kind=CUSTOM_OBJECT_SCHEMA,
@@ -40,6 +48,8 @@ def candidate_types(source: Source, schemas: Iterable[dict[str, Any]]) -> list[d
     Custom types are addressed by their fully qualified name, which cannot
     collide with a standard type's name.
     """
+    schemas = list(schemas)
+    _check_filters(source, schemas)
     candidates = [
         {"objectType": t.name, "objectTypeId": t.object_type_id, "custom": False}
         for t in catalog.STANDARD_OBJECT_TYPES
@@ -58,6 +68,27 @@ def candidate_types(source: Source, schemas: Iterable[dict[str, Any]]) -> list[d
         c for c in candidates
         if source.wants(c["objectType"], c["objectTypeId"], *([c["name"]] if c.get("name") else []))
     ]
+
+
+class UnknownObjectTypes(StreamAborted):
+    """include/exclude names a type the account does not have: syncing anyway would
+    silently leave out what was meant (e.g. `contact` for `contacts`)."""
+
+
+def _check_filters(source: Source, schemas: list[dict[str, Any]]) -> None:
+    known = {name for t in catalog.STANDARD_OBJECT_TYPES for name in (t.name, t.object_type_id)}
+    custom = {str(schema[key]) for schema in schemas
+              for key in ("fullyQualifiedName", "objectTypeId", "name") if schema.get(key)}
+    for setting, names in (("include", source.include), ("exclude", source.exclude)):
+        unknown = sorted(names - known - custom)
+        if unknown:
+            custom_names = sorted(str(s.get("name") or s.get("fullyQualifiedName"))
+                                  for s in schemas) or ["none readable"]
+            raise UnknownObjectTypes(
+                f"source {source.id}: {setting} names unknown object type(s) {unknown}. "
+                f"Standard types: {', '.join(t.name for t in catalog.STANDARD_OBJECT_TYPES)}; "
+                f"custom types of this account: {', '.join(custom_names)}. "
+                f"Fix {setting} of source {source.id} in the source registry.")
 
 
 def _associated_type_ids(schema: dict[str, Any]) -> list[str]:

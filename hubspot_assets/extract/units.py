@@ -18,7 +18,12 @@ from collections.abc import Callable, Iterable, Iterator
 from typing import Any, TypeVar
 
 from hubspot_assets.hubspot.concurrency import iter_concurrent
-from hubspot_assets.hubspot.errors import HubSpotError, RateLimitExhausted, Unauthorized
+from hubspot_assets.hubspot.errors import (
+    Forbidden,
+    HubSpotError,
+    RateLimitExhausted,
+    Unauthorized,
+)
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -94,6 +99,7 @@ class StageReport:
         """Yield ``items`` as one unit of work: an API error ends the unit, not the stage.
 
         Items already yielded stay written; the error is recorded with its details.
+        A 403 (missing scope, tier without the feature) is a skip, not an error.
         Given a callable, a unit that fails with a retryable error is fetched
         again from the start (up to UNIT_ATTEMPTS times): the records it yields
         again are the same versions, which the writer's upserts by ``_id`` store
@@ -104,6 +110,11 @@ class StageReport:
         for attempt in range(1, attempts + 1):
             try:
                 yield from (items() if callable(items) else items)
+                return
+            except Forbidden as exc:
+                # A scope or tier feature this unit needs is missing: skipped, with
+                # HubSpot's reason, like a type the download list cannot read.
+                self.note(unit, str(exc), status=exc.status, category=exc.category)
                 return
             except HubSpotError as exc:
                 if attempt < attempts and exc.retryable:

@@ -17,6 +17,8 @@ from typing import Any, Mapping, Optional
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from . import secrets
+
 DEFAULT_BASE_URL = "https://api.hubapi.com"
 LIMITER_BACKENDS = ("sqlite", "redis", "memory")
 
@@ -185,6 +187,8 @@ class ClientConfig(ClientSettings):
     def _token_present(cls, value: Any) -> Any:
         if not value or not isinstance(value, str):
             raise ValueError("ClientConfig.token is empty: supply the HubSpot private app token")
+        # Remembered so every error text of this process is scrubbed of it.
+        secrets.remember(secrets.check_token(value, "ClientConfig.token"))
         return value
 
     @field_validator("budget", mode="before")

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from .secrets import scrub
+
 
 class HubSpotError(Exception):
     """Base class; `retryable` tells callers whether trying later could help."""
@@ -28,14 +30,16 @@ class HubSpotError(Exception):
         hint: str | None = None,
         attempts: int | None = None,
     ) -> None:
-        self.problem = problem
+        # Fields may come from the server (a header echo in the correlationId, say):
+        # scrubbed of every token this process knows before anything renders them.
+        self.problem = scrub(problem)
         self.status = status
-        self.category = category
-        self.sub_category = sub_category
-        self.correlation_id = correlation_id
+        self.category = _scrubbed(category)
+        self.sub_category = _scrubbed(sub_category)
+        self.correlation_id = _scrubbed(correlation_id)
         self.method = method
-        self.endpoint = endpoint
-        self.hint = hint if hint is not None else self.default_hint
+        self.endpoint = _scrubbed(endpoint)
+        self.hint = scrub(hint if hint is not None else self.default_hint)
         self.attempts = attempts
         super().__init__(self._render())
 
@@ -77,7 +81,7 @@ class MissingScope(Forbidden):
     """403 MISSING_SCOPES: the private app lacks a scope; `scopes` names it."""
 
     def __init__(self, problem: str, *, scopes: tuple[str, ...] = (), **kw: Any) -> None:
-        self.scopes = tuple(scopes)
+        self.scopes = tuple(scrub(s) for s in scopes)
         super().__init__(problem, **kw)
 
     @property
@@ -132,3 +136,7 @@ class MalformedResponse(HubSpotError):
     """Truncated, non-JSON or HTML bodies (or an impossible shape) past the retry bound."""
 
     retryable = True
+
+
+def _scrubbed(value: str | None) -> str | None:
+    return scrub(value) if value is not None else None

@@ -27,7 +27,7 @@ from requests.adapters import HTTPAdapter
 
 from hubspot_assets.timestamps import aware, utcnow
 
-from . import errors
+from . import errors, secrets
 from .config import ClientConfig
 from .limiter import SEARCH, RequestLimiter
 from .stats import ClientStats
@@ -277,7 +277,8 @@ class Transport:
         return f" (source {self.config.source_label})" if self.config.source_label else ""
 
     def _redact(self, text: str) -> str:
-        return text.replace(self.config.token, "<token>") if self.config.token else text
+        # Every form of the token (raw, URL-encoded, base64, of `Bearer <token>` too).
+        return secrets.scrub(text, self.config.token)
 
     def _final(self, err: errors.HubSpotError, problem: str | None, hint: str | None):
         """Rebuild `err` with its attempt count (and optionally new wording) for raising."""

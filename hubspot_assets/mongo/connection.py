@@ -9,13 +9,90 @@ from typing import Any
 
 import pymongo
 from pymongo.database import Database
+from pymongo.errors import ConfigurationError, OperationFailure, ServerSelectionTimeoutError
 
-from hubspot_assets.stream.naming import validate_database_name
+from hubspot_assets.mongo.redaction import redact_text, redact_uri, uri_secrets
+from hubspot_assets.stream.naming import InvalidDatabaseName, validate_database_name
 
 _lock = threading.Lock()
 # Keyed by (pid, sha256(uri)): a forked child must not reuse its parent's
 # sockets, and the URI (it may hold a password) is not kept as a dict key.
 _clients: dict[tuple[int, str], pymongo.MongoClient] = {}
+
+#: How long the first check of a run waits for a server: a wrong host or a closed
+#: port must fail the run in seconds, not after pymongo's selection timeout.
+CHECK_TIMEOUT_MS = 3_000
+# MongoDB's AuthenticationFailed; the others (Unauthorized 13, ...) need a command.
+_AUTH_FAILED = 18
+_checked: dict[tuple, MongoConfigurationError | None] = {}
+
+
+class MongoConfigurationError(ValueError):
+    """The MongoDB URI or database cannot work: malformed, unreachable or refused
+    credentials. Retrying cannot help; the message (credentials scrubbed) names the fix."""
+
+
+def check_connection(uri: str, database: str, run_id: str | None = None) -> None:
+    """Ping the server once, quickly; raise MongoConfigurationError if the settings are wrong.
+
+    A success is remembered for the process; a failure for `run_id` (a run's
+    later steps fail at once too, while a fixed setting works for the next run).
+    """
+    ok_key = (os.getpid(), _uri_key(uri), database)
+    failed_key = (*ok_key, run_id)
+    with _lock:
+        if ok_key in _checked:
+            return
+        if run_id is not None and failed_key in _checked:
+            raise _checked[failed_key]
+    error = _ping(uri, database)
+    with _lock:
+        if error is None:
+            _checked[ok_key] = None
+            return
+        if run_id is not None:
+            _checked[failed_key] = error
+    raise error
+
+
+def _ping(uri: str, database: str) -> MongoConfigurationError | None:
+    where = redact_uri(uri)
+    client = None
+    try:
+        name = validate_database_name(database)
+        # A client of its own: the shared one keeps its longer timeout for real work.
+        options = ({} if "serverselectiontimeoutms" in uri.lower()
+                   else {"serverSelectionTimeoutMS": CHECK_TIMEOUT_MS})
+        client = pymongo.MongoClient(uri, connect=False, appname="hubspot_assets-check", **options)
+        client[name].command("ping")
+        return None
+    except InvalidDatabaseName as exc:
+        return MongoConfigurationError(f"{exc} (MONGODB_DATABASE)")
+    except ServerSelectionTimeoutError as exc:
+        return _config_error(uri, exc, f"no MongoDB server answered at {where}",
+                             "check the hosts and port in MONGODB_URI, that the server is "
+                             "running, and that this machine may reach it")
+    except ConfigurationError as exc:  # InvalidURI included
+        return _config_error(uri, exc, f"MONGODB_URI is not a usable MongoDB URI ({where})",
+                             "write it as mongodb://user:password@host:27017/ or "
+                             "mongodb+srv://..., with special characters in the password "
+                             "percent-encoded")
+    except OperationFailure as exc:
+        if exc.code != _AUTH_FAILED:
+            raise
+        return _config_error(uri, exc, f"MongoDB at {where} refused the credentials in "
+                             "MONGODB_URI", "fix the user name, password or authSource "
+                             "(and authMechanism)")
+    finally:
+        if client is not None:
+            client.close()
+
+
+def _config_error(uri: str, exc: Exception, problem: str, fix: str) -> MongoConfigurationError:
+    # pymongo appends the whole topology description: the first error says enough.
+    text = str(exc).split(", Topology Description")[0]
+    cause = redact_text(f"{type(exc).__name__}: {text}", *uri_secrets(uri))
+    return MongoConfigurationError(f"{problem}: {cause[:500]}. Fix: {fix}.")
 
 
 def _uri_key(uri: str) -> str:

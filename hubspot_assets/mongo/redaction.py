@@ -6,7 +6,9 @@ import re
 
 # scheme://user:password@hosts -> scheme://***@hosts (any scheme, so a
 # redis:// or postgres:// URI inside an error message is covered too).
-_USERINFO = re.compile(r"(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*://)(?P<userinfo>[^@/\s?#]*)@")
+# Greedy up to the authority's last '@': an unescaped '@' in a password (a common
+# mistake) must not leave the rest of the password in view.
+_USERINFO = re.compile(r"(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*://)(?P<userinfo>[^/\s?#]*)@")
 # Query options that carry secrets.
 _SECRET_OPTION = re.compile(
     r"(?i)(?P<key>[?&;](?:password|tlsCertificateKeyFilePassword|sslPEMKeyPassword|"

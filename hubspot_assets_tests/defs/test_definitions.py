@@ -3,11 +3,14 @@
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import dagster as dg
+import pytest
 
 from hubspot_assets.defs.assets import CONSOLIDATION_ASSETS, STAGE_ASSETS
+from hubspot_assets.defs.resources import settings_from_environment
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -85,3 +88,27 @@ def test_client_knobs_come_from_the_environment_and_bad_values_are_named():
         assert bad.returncode != 0
         assert f"HUBSPOT_TWO_ENDED_AFTER_PAGES={value!r}: " in bad.stderr
         assert problem in bad.stderr and "unset it for the default" in bad.stderr
+
+
+@pytest.mark.parametrize("value, problem", [("0", "greater than or equal to 1"),
+                                            ("-1", "greater than or equal to 1"),
+                                            ("abc", "valid integer")])
+def test_a_bad_max_in_flight_is_named_with_the_fix(value, problem):
+    with pytest.raises(ValueError) as raised:
+        settings_from_environment({"HUBSPOT_MAX_IN_FLIGHT": value})
+    message = str(raised.value)
+    assert f"HUBSPOT_MAX_IN_FLIGHT={value!r}: " in message and problem in message
+    assert "fix the value or unset it for the default" in message
+
+
+def test_a_bad_max_in_flight_fails_the_code_location_load_at_once_and_clearly():
+    started = time.monotonic()
+    loaded = subprocess.run(
+        [str(Path(sys.executable).parent / "dagster"), "definitions", "validate",
+         "-w", str(ROOT / "workspace.yaml")],
+        cwd=ROOT, capture_output=True, text=True, timeout=120,
+        env={**os.environ, "HUBSPOT_SOURCES_FILE": str(ROOT / "sources.example.yaml"),
+             "MONGODB_URI": "mongodb://127.0.0.1:9", "HUBSPOT_MAX_IN_FLIGHT": "0"})
+    assert loaded.returncode != 0 and time.monotonic() - started < 60
+    output = loaded.stdout + loaded.stderr
+    assert "HUBSPOT_MAX_IN_FLIGHT='0': Input should be greater than or equal to 1" in output

@@ -10,7 +10,12 @@ import pytest
 from hubspot_assets.extract.records import object_records
 from hubspot_assets.extract.relationships import association_pairs, relationship_records
 from hubspot_assets.extract.units import StageFailed, StageReport, interleave
-from hubspot_assets.hubspot.errors import RateLimitExhausted, ServerError, Unauthorized
+from hubspot_assets.hubspot.errors import (
+    MissingScope,
+    RateLimitExhausted,
+    ServerError,
+    Unauthorized,
+)
 
 ENTRIES = [
     {"objectType": "contacts", "objectTypeId": "0-1", "status": "ready", "properties": ["email"]},
@@ -51,6 +56,23 @@ def test_an_error_on_one_type_is_recorded_and_the_others_complete(monkeypatch):
     assert detail == {"unit": "companies", "type": "ServerError", "message": str(error),
                       "status": 503, "category": "SERVICE_UNAVAILABLE",
                       "correlation_id": "c0ffee-1", "endpoint": "/crm/v3/objects/companies"}
+
+
+def test_a_403_on_one_unit_is_a_skip_with_the_reason_not_an_error():
+    # e.g. a type whose properties are readable but whose listing needs another scope.
+    error = MissingScope("The HubSpot private app lacks the scope(s) crm.objects.companies.read",
+                         scopes=("crm.objects.companies.read",), status=403,
+                         category="MISSING_SCOPES")
+    client = FakeClient(failing="companies", error=error)
+    report = StageReport("object_records", "acme")
+    records = list(object_records(client, ENTRIES, report, max_workers=3))
+    assert {r.object_type for r in records} == {"contacts", "companies"}
+    metadata = report.metadata()
+    assert metadata["errors"] == 0 and metadata["units_failed"] == 0
+    assert metadata["skipped"] == 1
+    [detail] = metadata["error_details"]
+    assert detail["unit"] == "companies" and detail["skipped"] and detail["status"] == 403
+    assert "crm.objects.companies.read" in detail["message"]
 
 
 @pytest.mark.parametrize("error", [

@@ -7,11 +7,12 @@ an in-process run and for a run the daemon launched.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from typing import Any
 
 import dagster as dg
+
+from hubspot_assets.defs.history import failure_details
 
 #: Metadata shown in their own columns (or not at all); other integers go under "counts".
 OWN_COLUMNS = {"dagster/partition_row_count", "new", "api_calls", "http_429s", "retries",
@@ -62,7 +63,7 @@ def stage_rows(instance: dg.DagsterInstance, run_id: str) -> list[StageRow]:
                 row.seconds = entry.timestamp - started[entry.step_key]
             if kind == dg.DagsterEventType.STEP_FAILURE:
                 error = event.event_specific_data.error
-                row.failure = _innermost_message(error) if error else "step failed"
+                row.failure = failure_details(error)["message"]
         elif kind == dg.DagsterEventType.ASSET_MATERIALIZATION:
             _fill_from_metadata(row, event.event_specific_data.materialization.metadata)
     order = {stage: i for i, stage in enumerate(STAGE_ORDER)}
@@ -93,16 +94,6 @@ def _fill_from_metadata(row: StageRow, metadata: dict[str, Any]) -> None:
                   if k not in OWN_COLUMNS and isinstance(v, int) and not isinstance(v, bool)}
     details = values.get("error_details")
     row.error_details = details if isinstance(details, list) else []
-
-
-def _innermost_message(error: Any) -> str:
-    # Dagster wraps the asset's exception; the asset's own words are in the causes.
-    while getattr(error, "cause", None) is not None:
-        error = error.cause
-    if not error.message:
-        return "step failed"
-    # "dagster._core.definitions.events.Failure: source x, ..." -> "source x, ..."
-    return re.sub(r"^[\w.]+(Error|Failure|Exception): ", "", error.message.strip().splitlines()[-1])
 
 
 def format_table(rows: list[StageRow]) -> str:

@@ -5,7 +5,7 @@ import logging
 import dagster as dg
 import pytest
 
-from hubspot_assets.defs.io_manager import MongoStreamError, MongoStreamIOManager
+from hubspot_assets.defs.io_manager import MongoStreamIOManager
 from hubspot_assets.mongo.redaction import redact_text, redact_uri, uri_secrets
 from hubspot_assets_tests.mongo.streams import ContactStream, stream_asset
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from hubspot_assets.sync.plan import SyncPlan
+from hubspot_assets.sync.plan import SyncPlan, SyncPolicy
 from hubspot_assets.sync.watermarks import WatermarkStore
 from hubspot_assets.timestamps import iso
 
@@ -19,8 +19,20 @@ class Checkpoint:
     source_id: str
     stage: str
 
+    @classmethod
+    def load(cls, store: WatermarkStore, source_id: str, stage: str,
+             policy: SyncPolicy) -> Checkpoint:
+        """The plan from the stored watermarks, each checked against the data it vouches for."""
+        previous = store.load(source_id, stage)
+        distrust = None if policy.full_refresh else store.stream_problem(source_id, stage,
+                                                                         previous)
+        return cls(SyncPlan(previous, policy, distrust=distrust), store, source_id, stage)
+
     def commit(self, run_id: str) -> None:
-        self.store.commit(self.source_id, self.stage, self.plan.watermark_document(run_id))
+        """Commit the watermarks with what the stream holds now (checked by the next run)."""
+        evidence = self.store.stream_evidence(self.source_id, self.stage, run_id)
+        self.store.commit(self.source_id, self.stage,
+                          {**self.plan.watermark_document(run_id), "stream": evidence})
 
     def metadata(self) -> dict[str, Any]:
         """The plan's mode and the watermarks this run commits (plain values)."""

@@ -37,7 +37,7 @@ from pymongo.database import Database
 from hubspot_assets.mongo.bulk import Written, batched, write
 from hubspot_assets.mongo.collections import objects_collection, stream_collection
 from hubspot_assets.stream.naming import CONSOLIDATED_OBJECTS, object_key
-from hubspot_assets.stream.records import OBJECT
+from hubspot_assets.stream.records import OBJECT, record_data
 from hubspot_assets.sync.plan import FUTURE_SKEW_MS
 from hubspot_assets.sync.watermarks import WatermarkStore, shrunk
 from hubspot_assets.timestamps import as_datetime, aware, epoch_ms, utcnow
@@ -78,16 +78,10 @@ def version_of(data: dict[str, Any], data_hash: str) -> str:
     return f"{updated:015d}|{int(bool(data.get('archived')))}|{data_hash}"
 
 
-def stream_data(document: dict[str, Any]) -> dict[str, Any]:
-    """A stream document's `data`, or a stub's outline (its identifying fields) in its place."""
-    data = document.get("data")
-    return data if data is not None else (document.get("data_outline") or {})
-
-
 def object_fields(document: dict[str, Any], source_id: str, run_id: str,
                   now: dt.datetime) -> dict[str, Any]:
     """The objects-collection document of one stream version (without `_id`)."""
-    data = stream_data(document)
+    data = record_data(document)
     archived = bool(data.get("archived"))
     return {
         "source_id": source_id,
@@ -163,8 +157,8 @@ def consolidate_objects(db: Database, source_id: str, run_id: str, *,
             fetched = max(aware(d["fetched_at"]) for d in batch)
             summary.fetched_through = max(filter(None, (summary.fetched_through, fetched)))
             summary.stubs += sum(d.get("data") is None for d in batch)
-            live = [d for d in batch if not stream_data(d).get("archived")]
-            archived = [d for d in batch if stream_data(d).get("archived")]
+            live = [d for d in batch if not record_data(d).get("archived")]
+            archived = [d for d in batch if record_data(d).get("archived")]
             written = fold(objects, live, source_id, run_id, now)
             summary.new += written.inserted
             summary.changed += written.modified

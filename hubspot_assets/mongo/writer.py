@@ -22,7 +22,7 @@ import bson
 from bson.errors import InvalidDocument
 from pymongo import UpdateOne
 from pymongo.database import Database
-from pymongo.errors import BulkWriteError
+from pymongo.errors import BulkWriteError, OperationFailure
 
 from hubspot_assets.mongo.bulk import bulk_write
 from hubspot_assets.mongo.collections import runs_collection, stream_collection
@@ -124,11 +124,14 @@ def _flush(collection, batch: list[UpdateOne], summary: WriteSummary) -> None:
     summary.batches += 1
     try:
         _send(collection, batch, summary)
-    except (InvalidDocument, OverflowError):
+    except (InvalidDocument, OverflowError, OperationFailure) as exc:
+        if isinstance(exc, OperationFailure) and exc.code not in TOO_LARGE:
+            raise
         # pymongo encodes while it sends, so one record it cannot encode fails the
-        # whole batch before (or, past 48 MB, while) it reaches the server. Stub
-        # the records that do not encode and send the batch again: the upserts are
-        # idempotent (a part already sent counts as unchanged the second time).
+        # whole batch before (or, past 48 MB, while) it reaches the server; a
+        # server refuses a whole command holding a statement over its limit.
+        # Stub the records that do not encode or fit, and send the batch again:
+        # the upserts are idempotent (a part already sent counts as unchanged).
         _send(collection, [_encodable(op, summary) for op in batch], summary)
 
 

@@ -157,6 +157,12 @@ def outline(data: Any) -> dict[str, Any]:
     return {key: data[key] for key in OUTLINE_FIELDS if key in data and _storable(data[key])}
 
 
+def record_data(document: dict[str, Any]) -> dict[str, Any]:
+    """A stored document's `data`, or for a stub (`data: null`) its `data_outline`."""
+    data = document.get("data")
+    return data if data is not None else (document.get("data_outline") or {})
+
+
 def to_record(document: dict[str, Any]) -> StreamRecord:
     """Turn a stored document back into the StreamRecord it was written from."""
     return StreamRecord(

@@ -71,3 +71,22 @@ def test_a_watermark_the_objects_no_longer_back_means_a_full_refresh(db):
         summary = consolidate_objects(db, SOURCE, "c3")
         assert summary.mode == "full" and "watermark ignored" in summary.reason
     assert consolidate_objects(db, SOURCE, "c4").mode == "incremental"
+
+
+def test_a_stub_becomes_an_object_marked_data_omitted_and_versions_still_order(db):
+    fetched(db, "r1", contact("1", "2026-02-01T00:00:00.000Z", email="a@x"))
+    consolidate_objects(db, SOURCE, "c1")
+    # A newer version MongoDB cannot store (a NUL in a property name): a stub.
+    fetched(db, "r2", contact("1", "2026-02-02T00:00:00.000Z", **{"bad\x00": "x"}),
+            contact("2", "2026-02-02T00:00:00.000Z", archived=True, **{"bad\x00": "x"}))
+    summary = consolidate_objects(db, SOURCE, "c2")
+    assert (summary.stubs, summary.changed, summary.new, summary.deleted) == (2, 1, 0, 1)
+    objects = db[f"source_{SOURCE}_objects"]
+    stub = objects.find_one({"_id": "contacts|1"})
+    assert "NUL" in stub["data_omitted"] and stub["properties"] == {}
+    assert stub["updated_at"] is not None and not stub["deleted"]
+    assert objects.find_one({"_id": "contacts|2"})["deleted"]
+    # A later good version replaces the stub and clears the mark.
+    fetched(db, "r3", contact("1", "2026-02-03T00:00:00.000Z", email="b@x"))
+    consolidate_objects(db, SOURCE, "c3")
+    assert objects.find_one({"_id": "contacts|1"})["data_omitted"] is None

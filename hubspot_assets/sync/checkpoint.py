@@ -5,7 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from hubspot_assets.sync.plan import SyncPlan, SyncPolicy
+from hubspot_assets.mongo.collections import forget_indexes
+from hubspot_assets.sync.plan import FULL, SyncPlan, SyncPolicy
 from hubspot_assets.sync.watermarks import WatermarkStore
 from hubspot_assets.timestamps import iso
 
@@ -26,7 +27,10 @@ class Checkpoint:
         previous = store.load(source_id, stage)
         distrust = None if policy.full_refresh else store.stream_problem(source_id, stage,
                                                                          previous)
-        return cls(SyncPlan(previous, policy, distrust=distrust), store, source_id, stage)
+        plan = SyncPlan(previous, policy, distrust=distrust)
+        if plan.mode == FULL:
+            forget_indexes(store.db)  # rare, and the database may have been lost
+        return cls(plan, store, source_id, stage)
 
     def commit(self, run_id: str) -> None:
         """Commit the watermarks with what the stream holds now (checked by the next run)."""

@@ -34,7 +34,7 @@ class WatermarkStore:
     """Reads and commits watermark documents (plain pymongo, no Dagster)."""
 
     def __init__(self, db: Database):
-        self._db = db
+        self.db = db
         self._collection = watermarks_collection(db)
 
     def load(self, source_id: str, stage: str) -> dict[str, Any] | None:
@@ -55,7 +55,7 @@ class WatermarkStore:
         incremental run's changes) and one collection-size read from metadata.
         """
         tag = seen_tag(run_id, stage)
-        stream = stream_collection(self._db, source_id)
+        stream = stream_collection(self.db, source_id)
         return {"seen_tag": tag, "documents": stream.count_documents({"seen_in": tag}),
                 "stream_size": stream.estimated_document_count()}
 
@@ -71,14 +71,14 @@ class WatermarkStore:
         if not isinstance(previous, Mapping):
             return None  # nothing stored (or unreadable: plan.checked_units reports it)
         key = SourceNames(source_id).stage_key(stage)
-        if runs_collection(self._db).find_one({"_id": key}, {"_id": 1}) is None:
+        if runs_collection(self.db).find_one({"_id": key}, {"_id": 1}) is None:
             return f"stream_runs has no finished run of {stage}: the stream it vouches for is gone"
         evidence = previous.get("stream")
         if evidence is None:
             return None  # committed before evidence was recorded: the run record must do
         if not isinstance(evidence, Mapping):
             return f"its stream evidence is a {type(evidence).__name__}"
-        stream = stream_collection(self._db, source_id)
+        stream = stream_collection(self.db, source_id)
         problem = shrunk(stream, evidence.get("stream_size"), "stream")
         if problem:
             return problem

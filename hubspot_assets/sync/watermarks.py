@@ -97,7 +97,8 @@ class WatermarkStore:
 def shrunk(collection: Collection, recorded: Any, what: str) -> str | None:
     """Why ``collection`` (which never loses documents) lost some: fewer than ``recorded``.
 
-    Reads the size from collection metadata (no scan).
+    Reads the size from collection metadata (no scan). After an unclean shutdown
+    that count may be off for a while: at worst a needless full sync.
     """
     if not _count(recorded):
         return None

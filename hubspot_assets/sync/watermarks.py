@@ -48,6 +48,38 @@ class WatermarkStore:
             upsert=True,
         )
 
+    def withdraw(self, source_id: str, stage: str) -> None:
+        """Remove the stage's watermark: its next run syncs in full."""
+        self._collection.delete_one({"_id": SourceNames(source_id).stage_key(stage)})
+
+    def stream_size(self, source_id: str) -> int:
+        """The stream's document count from collection metadata (no scan)."""
+        return stream_collection(self.db, source_id).estimated_document_count()
+
+    def lost_during_run(self, source_id: str, stage: str, run_id: str,
+                        evidence: dict[str, Any], baseline: Mapping[str, Any]) -> str | None:
+        """Why data vanished while ``run_id`` ran (None: the stream holds what it should).
+
+        The stream never shrinks, the run's inserts all carry its tag, and the
+        watermark the run built on must still be backed. Costs a `stream_runs`
+        read by `_id` plus :meth:`stream_problem` when the run was incremental.
+        """
+        problem = self.stream_problem(source_id, stage, baseline.get("previous"))
+        if problem:
+            return problem
+        started = baseline.get("stream_size") or 0
+        if evidence["stream_size"] < started:
+            return (f"the stream shrank from {started} to {evidence['stream_size']} "
+                    "documents during the run: data was lost")
+        run = runs_collection(self.db).find_one({"_id": SourceNames(source_id).stage_key(stage)},
+                                                {"seen_tag": 1, "new": 1})
+        if run is None:
+            return "stream_runs lost this run's record: data was lost"
+        if run.get("seen_tag") == evidence["seen_tag"] and evidence["documents"] < run["new"]:
+            return (f"the run inserted {run['new']} documents but the stream holds "
+                    f"{evidence['documents']} of them: data was lost")
+        return None
+
     def stream_evidence(self, source_id: str, stage: str, run_id: str) -> dict[str, Any]:
         """What the stage's stream holds right after ``run_id`` stored its data.
 
@@ -57,7 +89,7 @@ class WatermarkStore:
         tag = seen_tag(run_id, stage)
         stream = stream_collection(self.db, source_id)
         return {"seen_tag": tag, "documents": stream.count_documents({"seen_in": tag}),
-                "stream_size": stream.estimated_document_count()}
+                "stream_size": self.stream_size(source_id)}
 
     def stream_problem(self, source_id: str, stage: str, previous: Any) -> str | None:
         """Why the stream no longer backs the stored watermark ``previous`` (None: it does).

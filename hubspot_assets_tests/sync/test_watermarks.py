@@ -65,3 +65,21 @@ def test_malformed_evidence_is_distrusted_and_none_at_all_is_legacy(db):
     assert store.stream_problem(SOURCE, STAGE, {"units": {}, "stream": {"seen_tag": 3}})
     assert store.stream_problem(SOURCE, STAGE, {"units": {}}) is None
     assert SyncPlan(None, SyncPolicy()).reason == "first sync"
+
+
+def test_data_lost_while_a_run_is_under_way_withdraws_its_watermarks(db):
+    synced(db, "r1", events(30))
+    for lose in ("database", "run's inserts"):
+        store = WatermarkStore(db)
+        checkpoint = Checkpoint.load(store, SOURCE, STAGE, SyncPolicy())
+        if lose == "database":
+            db.client.drop_database(db.name)  # a failover to an empty node, mid-run
+        write_stream(db, SOURCE, STAGE, f"r2-{lose}", events(10, lose))
+        if lose != "database":
+            db[f"source_{SOURCE}_stream"].delete_many({"data.v": lose})
+        checkpoint.plan.expect("e_visit")
+        checkpoint.commit(f"r2-{lose}")
+        assert "data was lost" in checkpoint.withdrawn, lose
+        assert checkpoint.metadata()["watermarks_withdrawn"] == checkpoint.withdrawn
+        assert store.load(SOURCE, STAGE) is None
+        synced(db, "r3", events(30))  # a full run: trusted again

@@ -13,11 +13,19 @@ Why batches of upserts and not one `$merge` aggregation: a batch at a time
 keeps memory and each server operation bounded, reports exact new/changed/
 deleted counts, and lets the objects' watermark advance only over what was
 folded; it costs at most three round trips per 1,000 documents.
+
+The stored watermark is checked first: one that is not a time, lies in the
+future, or vouches for more objects than the collection now holds (a failover
+to an empty node, an old backup) is reported and ignored: a full refresh.
+
+A stream stub (`data: null`, a record MongoDB refused; see mongo/writer.py)
+becomes an object marked `data_omitted`, built from the stub's `data_outline`.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from typing import Any
@@ -29,12 +37,16 @@ from pymongo.database import Database
 from hubspot_assets.mongo.bulk import Written, batched, write
 from hubspot_assets.mongo.collections import objects_collection, stream_collection
 from hubspot_assets.stream.naming import CONSOLIDATED_OBJECTS, object_key
-from hubspot_assets.stream.records import OBJECT
-from hubspot_assets.sync.watermarks import WatermarkStore
+from hubspot_assets.stream.records import OBJECT, record_data
+from hubspot_assets.sync.plan import FUTURE_SKEW_MS
+from hubspot_assets.sync.watermarks import WatermarkStore, shrunk
 from hubspot_assets.timestamps import as_datetime, aware, epoch_ms, utcnow
 
 STAGE = CONSOLIDATED_OBJECTS
-STREAM_FIELDS = {"object_type": 1, "hubspot_id": 1, "data": 1, "data_hash": 1, "fetched_at": 1}
+STREAM_FIELDS = {"object_type": 1, "hubspot_id": 1, "data": 1, "data_hash": 1, "fetched_at": 1,
+                 "data_omitted": 1, "data_outline": 1}
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -46,11 +58,15 @@ class ObjectsSummary:
     deleted: int = 0     # objects newly stored as archived
     since: dt.datetime | None = None
     fetched_through: dt.datetime | None = None
+    reason: str | None = None  # why a stored watermark was ignored (a full refresh)
+    stubs: int = 0       # stream stubs folded in as objects marked data_omitted
+    objects_size: int = 0  # objects stored after the run (checked by the next one)
 
     def metadata(self) -> dict[str, Any]:
-        return {"mode": self.mode, "stream_documents_read": self.read,
+        return {"mode": self.mode, "mode_reason": self.reason or self.mode,
+                "stream_documents_read": self.read,
                 "objects_new": self.new, "objects_changed": self.changed,
-                "objects_deleted": self.deleted,
+                "objects_deleted": self.deleted, "records_stubbed": self.stubs,
                 "since": self.since.isoformat() if self.since else None,
                 "watermark": self.fetched_through.isoformat() if self.fetched_through else None}
 
@@ -65,7 +81,7 @@ def version_of(data: dict[str, Any], data_hash: str) -> str:
 def object_fields(document: dict[str, Any], source_id: str, run_id: str,
                   now: dt.datetime) -> dict[str, Any]:
     """The objects-collection document of one stream version (without `_id`)."""
-    data = document["data"]
+    data = record_data(document)
     archived = bool(data.get("archived"))
     return {
         "source_id": source_id,
@@ -79,6 +95,8 @@ def object_fields(document: dict[str, Any], source_id: str, run_id: str,
         "updated_at": as_datetime(data.get("updatedAt")),
         "version": version_of(data, document["data_hash"]),
         "stream_id": document["_id"],
+        # A stub's properties are unknown, not empty: say so on the object.
+        "data_omitted": document.get("data_omitted") if document.get("data") is None else None,
         "consolidated_run": run_id,
         "consolidated_at": now,
     }
@@ -122,12 +140,12 @@ def consolidate_objects(db: Database, source_id: str, run_id: str, *,
                         full_refresh: bool = False, overlap_ms: int = 600_000) -> ObjectsSummary:
     """Fold the stream's object versions into `source_{id}_objects`; commit the watermark last."""
     watermarks = WatermarkStore(db)
+    objects = objects_collection(db, source_id)
     previous = None if full_refresh else watermarks.load(source_id, STAGE)
-    through = aware((previous or {}).get("fetched_through"))
+    through, reason = checked_watermark(previous, objects)
     since = through - dt.timedelta(milliseconds=overlap_ms) if through else None
     summary = ObjectsSummary("incremental" if since else "full", since=since,
-                             fetched_through=through)
-    objects = objects_collection(db, source_id)
+                             fetched_through=through, reason=reason)
     query: dict[str, Any] = {"kind": OBJECT}
     if since is not None:
         query["fetched_at"] = {"$gte": since}
@@ -138,16 +156,42 @@ def consolidate_objects(db: Database, source_id: str, run_id: str, *,
             summary.read += len(batch)
             fetched = max(aware(d["fetched_at"]) for d in batch)
             summary.fetched_through = max(filter(None, (summary.fetched_through, fetched)))
-            live = [d for d in batch if not d["data"].get("archived")]
-            archived = [d for d in batch if d["data"].get("archived")]
+            summary.stubs += sum(d.get("data") is None for d in batch)
+            live = [d for d in batch if not record_data(d).get("archived")]
+            archived = [d for d in batch if record_data(d).get("archived")]
             written = fold(objects, live, source_id, run_id, now)
             summary.new += written.inserted
             summary.changed += written.modified
             written = fold(objects, archived, source_id, run_id, now)
             summary.deleted += written.inserted + written.modified
+    summary.objects_size = objects.estimated_document_count()
     watermarks.commit(source_id, STAGE, {"run_id": run_id, **asdict(summary),
                                          "committed_at": utcnow()})
     return summary
+
+
+def checked_watermark(previous: Any, objects: Collection) -> tuple[dt.datetime | None,
+                                                                   str | None]:
+    """The stored `fetched_through` if it can be trusted, else None and why not.
+
+    Costs one collection-size read from metadata.
+    """
+    if not isinstance(previous, dict):
+        return None, None if previous is None else "the watermark document is unreadable"
+    through = previous.get("fetched_through")
+    if through is None and "fetched_through" in previous:
+        return None, None  # the last run read an empty stream: nothing to vouch for
+    if not isinstance(through, dt.datetime):
+        problem = f"fetched_through is a {type(through).__name__}, not a time"
+    elif aware(through) > utcnow() + dt.timedelta(milliseconds=FUTURE_SKEW_MS):
+        problem = f"fetched_through {aware(through).isoformat()} lies in the future"
+    else:
+        problem = shrunk(objects, previous.get("objects_size"), "objects")
+    if problem is None:
+        return aware(through), None
+    reason = f"watermark ignored: {problem}; full refresh"
+    log.warning("%s: %s", STAGE, reason)
+    return None, reason
 
 
 def objects_consolidated(db: Database, source_id: str) -> bool:

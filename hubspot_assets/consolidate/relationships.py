@@ -16,6 +16,10 @@ Both passes read through cursors and write in batches of 1,000. They read the
 latest sweep, not a `fetched_at` window like the objects: an edge removed and
 later restored is the same stream document, which a window would not show
 again.
+
+A stub (`data: null`, an edge MongoDB could not store) is kept as an edge
+marked `data_omitted`, its ends read from the stub's `data_outline`; a stub
+without both ends is counted (`edges_unreadable`) and left out.
 """
 
 from __future__ import annotations
@@ -42,11 +46,14 @@ from hubspot_assets.stream.naming import (
     object_key,
     pair_unit,
 )
+from hubspot_assets.stream.records import record_data
 from hubspot_assets.sync.watermarks import WatermarkStore
 from hubspot_assets.timestamps import utcnow
 
 STAGE = CONSOLIDATED_RELATIONSHIPS
 SWEEP_STAGE = RELATIONSHIPS
+ENDS = ("fromObjectType", "fromObjectId", "toObjectType", "toObjectId")
+SWEEP_FIELDS = {"data": 1, "data_outline": 1, "data_omitted": 1}
 
 
 class SweepNotFound(LookupError):
@@ -60,12 +67,15 @@ class RelationshipsSummary:
     new: int = 0         # edges seen for the first time
     changed: int = 0     # association types changed, or removed and back
     removed: int = 0     # edges no longer in HubSpot (marked, not deleted)
+    stubs: int = 0       # edges stored as stubs (marked data_omitted)
+    unreadable: int = 0  # stubs without both ends (left out)
     pairs_skipped: list[str] = field(default_factory=list)  # incomplete sweeps, left as they were
 
     def metadata(self) -> dict[str, Any]:
         return {"sweep_run_id": self.sweep_run_id, "edges_read": self.read,
                 "edges_new": self.new, "edges_changed": self.changed,
-                "edges_removed": self.removed, "pairs_skipped": self.pairs_skipped}
+                "edges_removed": self.removed, "pairs_skipped": self.pairs_skipped,
+                "records_stubbed": self.stubs, "edges_unreadable": self.unreadable}
 
 
 def edge_key(data: dict[str, Any]) -> str:
@@ -75,7 +85,7 @@ def edge_key(data: dict[str, Any]) -> str:
 
 def edge_fields(document: dict[str, Any], source_id: str, run_id: str,
                 now: dt.datetime) -> dict[str, Any]:
-    data = document["data"]
+    data = record_data(document)
     types = data.get("associationTypes") or []
     return {
         "source_id": source_id,
@@ -91,6 +101,7 @@ def edge_fields(document: dict[str, Any], source_id: str, run_id: str,
         "from_deleted": False,
         "to_deleted": False,
         "stream_id": document["_id"],
+        "data_omitted": document.get("data_omitted") if document.get("data") is None else None,
         "consolidated_run": run_id,
         "consolidated_at": now,
     }
@@ -99,9 +110,13 @@ def edge_fields(document: dict[str, Any], source_id: str, run_id: str,
 def _upsert_sweep(edges: Collection, sweep: Any, source_id: str, run_id: str,
                   summary: RelationshipsSummary) -> None:
     now = utcnow()
-    for batch in batched(sweep.filter(projection={"data": 1})):
+    for batch in batched(sweep.filter(projection=SWEEP_FIELDS)):
         summary.read += len(batch)
-        keys = [edge_key(d["data"]) for d in batch]
+        summary.stubs += sum(d.get("data") is None for d in batch)
+        readable = [d for d in batch if all(record_data(d).get(end) for end in ENDS)]
+        summary.unreadable += len(batch) - len(readable)
+        batch = readable
+        keys = [edge_key(record_data(d)) for d in batch]
         stored = {e["_id"]: e for e in edges.find({"_id": {"$in": keys}},
                                                   {"stream_id": 1, "removed": 1})}
         operations = []
@@ -154,8 +169,10 @@ def consolidate_relationships(db: Database, source_id: str, run_id: str) -> Rela
     if sweep is None or run is None:
         raise SweepNotFound(f"source {source_id}: the relationships stage has no finished run")
     state = WatermarkStore(db).load(source_id, SWEEP_STAGE) or {}
-    if state.get("run_id") == run["run_id"]:
-        complete, skipped = state.get("completed", []), state.get("incomplete", [])
+    completed, incomplete = state.get("completed"), state.get("incomplete")
+    if state.get("run_id") == run["run_id"] and isinstance(completed, list):
+        complete = [p for p in completed if isinstance(p, str)]
+        skipped = incomplete if isinstance(incomplete, list) else []
     else:  # no record of what the latest sweep completed: remove nothing
         complete, skipped = [], ["(all: the sweep recorded no completed pairs)"]
     summary = RelationshipsSummary(run["run_id"], pairs_skipped=skipped)

@@ -65,6 +65,13 @@ class MongoStreamIOManager(dg.ConfigurableIOManager):
         # Read after consumption: the stream's counters are final now.
         metadata: dict[str, Any] = dict(stream.metadata()) if stream is not None else {}
         metadata.update(summary.metadata())
+        if summary.stubbed:
+            # Each stub is one recorded error of the stage (and of the job history).
+            context.log.warning(f"{len(summary.stubbed)} record(s) stored as stubs without "
+                                "their data; see records_stubbed_ids")
+            metadata["errors"] = int(metadata.get("errors") or 0) + len(summary.stubbed)
+            metadata["error_details"] = [*(metadata.get("error_details") or []),
+                                         *summary.error_details()]
         context.add_output_metadata(metadata)
 
     def load_input(self, context: dg.InputContext) -> StoredStream:

@@ -57,6 +57,15 @@ def _with_indexes(db: Database, name: str, indexes: Sequence[IndexModel]) -> Col
     return collection
 
 
+def forget_indexes(db: Database) -> None:
+    """Ensure ``db``'s indexes again on next use: after a lost database (a failover to
+    an empty node) the collections come back without them. One round trip each."""
+    prefix = f"{db.name}."
+    with _lock:
+        _ensured.difference_update({key for key in _ensured
+                                    if key[0] == id(db.client) and key[1].startswith(prefix)})
+
+
 def stream_collection(db: Database, source_id: str) -> Collection:
     """`source_{id}_stream`: every record version the stages stored."""
     return _with_indexes(db, SourceNames(source_id).stream, STREAM_INDEXES)

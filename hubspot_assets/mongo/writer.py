@@ -1,5 +1,11 @@
 """Write a record stream into its source's stream collection, batch by batch.
 
+One bad record is one recorded error, never a failed stage: a version MongoDB
+cannot store (over 16 MiB, a key BSON refuses such as one holding a NUL byte,
+an integer over 64 bits) is stored as a stub under the same `_id`: `data:
+null`, `data_omitted` (the reason) and `data_outline` (its identifying fields,
+what consolidation needs). The summary lists every stub.
+
 No Dagster here: the IO manager, benchmarks and tools share this code.
 """
 
@@ -12,20 +18,27 @@ from collections.abc import Callable, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
+import bson
+from bson.errors import InvalidDocument
 from pymongo import UpdateOne
 from pymongo.database import Database
-from pymongo.errors import BulkWriteError
+from pymongo.errors import BulkWriteError, OperationFailure
 
 from hubspot_assets.mongo.bulk import bulk_write
 from hubspot_assets.mongo.collections import runs_collection, stream_collection
 from hubspot_assets.stream.naming import SourceNames
-from hubspot_assets.stream.records import coerce_record, seen_tag, upsert_spec
+from hubspot_assets.stream.records import coerce_record, outline, seen_tag, upsert_spec
 from hubspot_assets.timestamps import utcnow
 
 DUPLICATE_KEY = 11000
 # MongoDB's answers to a document over its 16 MB limit (BSONObjectTooLarge, and
 # "resulting document after update/upsert is larger than 16777216").
 TOO_LARGE = frozenset({10334, 17419, 17420})
+MAX_DOCUMENT_BYTES = 16 * 1024 * 1024  # MongoDB's BSON document limit (16 MiB)
+# Field names the server refuses: $-prefixed where not allowed, empty, dotted.
+REFUSED_NAMES = frozenset({52, 56, 57})
+#: Stubs listed by id in the metadata (all are counted).
+LISTED_STUBS = 100
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +56,7 @@ class WriteSummary:
     unchanged: int = 0   # records whose exact version was already stored
     batches: int = 0     # bulk writes sent
     too_large: int = 0   # versions stored without `data` (over MongoDB's 16 MB limit)
+    stubbed: list[dict[str, Any]] = dataclasses.field(default_factory=list)  # every stub
 
     def metadata(self) -> dict[str, Any]:
         metadata = {
@@ -53,7 +67,16 @@ class WriteSummary:
         }
         if self.too_large:
             metadata["too_large"] = self.too_large
+        if self.stubbed:
+            metadata["records_stubbed"] = len(self.stubbed)
+            metadata["records_stubbed_ids"] = self.stubbed[:LISTED_STUBS]
         return metadata
+
+    def error_details(self) -> list[dict[str, Any]]:
+        """Each stub as a recorded error (the stage's `error_details` form)."""
+        return [{"unit": stub["object_type"] or stub["kind"], "type": "RecordStubbed",
+                 "message": f"{stub['kind']} {stub['object_type']} {stub['hubspot_id']} "
+                            f"stored as a stub: {stub['reason']}"} for stub in self.stubbed]
 
 
 def write_stream(db: Database, source_id: str, stage: str, run_id: str,
@@ -100,6 +123,20 @@ def write_stream(db: Database, source_id: str, stage: str, run_id: str,
 def _flush(collection, batch: list[UpdateOne], summary: WriteSummary) -> None:
     summary.batches += 1
     try:
+        _send(collection, batch, summary)
+    except (InvalidDocument, OverflowError, OperationFailure) as exc:
+        if isinstance(exc, OperationFailure) and exc.code not in TOO_LARGE:
+            raise
+        # pymongo encodes while it sends, so one record it cannot encode fails the
+        # whole batch before (or, past 48 MB, while) it reaches the server; a
+        # server refuses a whole command holding a statement over its limit.
+        # Stub the records that do not encode or fit, and send the batch again:
+        # the upserts are idempotent (a part already sent counts as unchanged).
+        _send(collection, [_encodable(op, summary) for op in batch], summary)
+
+
+def _send(collection, batch: list[UpdateOne], summary: WriteSummary) -> None:
+    try:
         result = bulk_write(collection, batch)
         summary.new += result.upserted_count
         summary.unchanged += result.matched_count
@@ -109,35 +146,56 @@ def _flush(collection, batch: list[UpdateOne], summary: WriteSummary) -> None:
     summary.new += details.get("nUpserted", 0)
     summary.unchanged += details.get("nMatched", 0)
     errors = details.get("writeErrors", [])
-    fatal = [e for e in errors if e.get("code") not in (DUPLICATE_KEY, *TOO_LARGE)]
+    fatal = [e for e in errors
+             if e.get("code") not in (DUPLICATE_KEY, *TOO_LARGE, *REFUSED_NAMES)]
     if fatal:
         raise BulkWriteError(details)
     # Two writers upserting the same new _id at once: one wins, the other gets
     # E11000. Retrying matches the winner's document, which is what we want.
-    # A version too large to store is kept as a document without its data, so
-    # the rest of the stream (and every later run) is not held up by it.
+    # A version the server refuses is kept as a stub without its data, so the
+    # rest of the stream (and every later run) is not held up by it.
     retry = []
     for error in errors:
         op = batch[error["index"]]
         if error.get("code") in TOO_LARGE:
-            summary.too_large += 1
-            op = _without_data(op, summary)
+            op = _too_large(op, summary)
+        elif error.get("code") in REFUSED_NAMES:
+            op = _stub(op, f"MongoDB refused it: {error.get('errmsg')}", summary)
         retry.append(op)
     result = bulk_write(collection, retry)
     summary.new += result.upserted_count
     summary.unchanged += result.matched_count
 
 
-def _without_data(op: UpdateOne, summary: WriteSummary) -> UpdateOne:
-    """The same version's upsert with `data` left out and the reason recorded."""
+def _encodable(op: UpdateOne, summary: WriteSummary) -> UpdateOne:
+    """``op`` if pymongo can send it, else its stub."""
+    try:
+        size = len(bson.encode(op._doc))
+    except (InvalidDocument, OverflowError) as exc:
+        return _stub(op, f"BSON cannot encode it: {exc}", summary)
+    return _too_large(op, summary) if size > MAX_DOCUMENT_BYTES else op
+
+
+def _too_large(op: UpdateOne, summary: WriteSummary) -> UpdateOne:
+    summary.too_large += 1
+    return _stub(op, "over MongoDB's 16 MB document limit", summary)
+
+
+def _stub(op: UpdateOne, reason: str, summary: WriteSummary) -> UpdateOne:
+    """The same version's upsert with `data` replaced by its outline and the reason."""
     # pymongo keeps an UpdateOne's filter and update document in `_filter`/`_doc`.
     update = {key: dict(value) for key, value in op._doc.items()}
     inserted = update["$setOnInsert"]
-    log.error("source %s: %s %s %s is over MongoDB's 16 MB document limit; stored without "
-              "its data (data_omitted)", summary.source_id, inserted.get("kind"),
-              inserted.get("object_type"), inserted.get("hubspot_id"))
+    log.error("source %s: %s %s %s cannot be stored (%s); stored as a stub without its data "
+              "(data_omitted)", summary.source_id, inserted.get("kind"),
+              inserted.get("object_type"), inserted.get("hubspot_id"), reason)
+    summary.stubbed.append({"stream_id": op._filter["_id"], "kind": inserted.get("kind"),
+                            "object_type": inserted.get("object_type"),
+                            "hubspot_id": inserted.get("hubspot_id"), "reason": reason})
+    inserted["data_outline"] = outline(inserted["data"])
     inserted["data"] = None
-    inserted["data_omitted"] = "over MongoDB's 16 MB document limit"
+    inserted["data_omitted"] = reason
+    inserted["hubspot_ts"] = outline({"ts": inserted.get("hubspot_ts")}).get("ts")
     return UpdateOne(op._filter, update, upsert=True)
 
 

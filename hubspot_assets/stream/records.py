@@ -136,6 +136,33 @@ def build_document(record: StreamRecord, *, source_id: str, stage: str, run_id: 
     }
 
 
+# What a stub keeps of a record MongoDB cannot store: what identifies, versions
+# and links it (consolidation needs no more), never the properties.
+OUTLINE_FIELDS = ("id", "createdAt", "updatedAt", "archived", "archivedAt", "occurredAt",
+                  "eventType", "objectType", "objectId", "fromObjectType", "fromObjectId",
+                  "toObjectType", "toObjectId")
+_INT64 = (-(2 ** 63), 2 ** 63 - 1)
+
+
+def _storable(value: Any) -> bool:
+    if isinstance(value, int) and not isinstance(value, bool):
+        return _INT64[0] <= value <= _INT64[1]
+    return value is None or isinstance(value, (str, bool, float, dt.datetime))
+
+
+def outline(data: Any) -> dict[str, Any]:
+    """The identifying top-level fields of ``data`` whose values any BSON encoder takes."""
+    if not isinstance(data, dict):
+        return {}
+    return {key: data[key] for key in OUTLINE_FIELDS if key in data and _storable(data[key])}
+
+
+def record_data(document: dict[str, Any]) -> dict[str, Any]:
+    """A stored document's `data`, or for a stub (`data: null`) its `data_outline`."""
+    data = document.get("data")
+    return data if data is not None else (document.get("data_outline") or {})
+
+
 def to_record(document: dict[str, Any]) -> StreamRecord:
     """Turn a stored document back into the StreamRecord it was written from."""
     return StreamRecord(

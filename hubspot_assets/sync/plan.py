@@ -10,6 +10,12 @@ content hashes, so a record fetched twice is stored once.
 
 A unit whose fetch failed keeps its previous watermark, so the next run
 fetches its changes again; nothing is ever skipped.
+
+A stored watermark is checked before it is trusted: a unit whose mark is not
+epoch milliseconds, or lies in the future, is reset (fetched in full) and
+reported, and so is the whole stage when the document is unreadable or the
+data it vouches for is gone (`watermarks.stream_problem`). A bad watermark
+costs a full fetch, never a crash and never a skip.
 """
 
 from __future__ import annotations
@@ -17,7 +23,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -27,6 +33,8 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 FULL, INCREMENTAL = "full", "incremental"
+#: How far in the future a watermark may lie (clocks of two hosts disagree a little).
+FUTURE_SKEW_MS = 5 * MINUTE_MS
 
 
 @dataclass(frozen=True)
@@ -42,12 +50,16 @@ class SyncPolicy:
 class SyncPlan:
     """Full or incremental for one stage run; tracks which units completed."""
 
-    def __init__(self, previous: dict[str, Any] | None, policy: SyncPolicy,
-                 started_ms: int | None = None):
+    def __init__(self, previous: Any, policy: SyncPolicy, started_ms: int | None = None,
+                 distrust: str | None = None):
+        """``distrust``: why the stored data no longer backs ``previous`` (a full sync)."""
         self.policy = policy
         self.started_ms = started_ms if started_ms is not None else now_ms()
-        self.previous_units: dict[str, int] = dict((previous or {}).get("units") or {})
+        units, self.units_reset, problem = checked_units(previous,
+                                                         self.started_ms + FUTURE_SKEW_MS)
+        self.previous_units: dict[str, int] = units
         self.expired = False
+        self.reset_reason = distrust or problem  # a stored watermark not trusted at all
         self.reason = self._full_reason(previous)
         self.mode = FULL if self.reason else INCREMENTAL
         self.full_units: set[str] = set()
@@ -64,14 +76,28 @@ class SyncPlan:
     def _full_reason(self, previous: dict[str, Any] | None) -> str | None:
         if self.policy.full_refresh:
             return "full refresh requested"
-        if previous is None or not self.previous_units:
+        if self.reset_reason:
+            return f"watermarks ignored: {self.reset_reason}"
+        if previous is None or not (self.previous_units or self.units_reset):
             return "first sync"
+        if not self.previous_units:
+            return "watermarks ignored: no unit has a valid watermark"
         oldest = min(self.previous_units.values())
         if oldest < self.started_ms - self.policy.retention_ms:
             self.expired = True
             return (f"watermark {iso(oldest)} is older than HubSpot's retention "
                     f"({self.policy.retention_ms / DAY_MS:g} days): deletes may be gone")
         return None
+
+    def warnings(self) -> list[str]:
+        """What a run should warn about: watermarks it could not trust."""
+        found = [f"{unit}: watermark ignored ({why}); fetched in full"
+                 for unit, why in sorted(self.units_reset.items())]
+        if self.reset_reason and not self.policy.full_refresh:
+            found.insert(0, f"{self.reason}; running a full sync")
+        if self.expired:
+            found.append(f"{self.reason}; running a full sync")
+        return found
 
     def since(self, unit: str) -> int | None:
         """Fetch changes since this epoch ms, or everything (None)."""
@@ -143,4 +169,33 @@ class SyncPlan:
             "watermark": iso(self.started_ms),
             "full_units": len(self.full_units) if self.mode == INCREMENTAL else len(self._pending),
             "units_not_advanced": self.incomplete(),
+            "units_reset": dict(sorted(self.units_reset.items())),
         }
+
+
+def checked_units(previous: Any, latest_ms: int) -> tuple[dict[str, int], dict[str, str],
+                                                          str | None]:
+    """A stored watermark document's usable unit marks, the units reset (with why),
+    and why the whole document is unusable (None if it is not)."""
+    if previous is None:
+        return {}, {}, None
+    if not isinstance(previous, Mapping):
+        return {}, {}, f"the watermark document is a {type(previous).__name__}"
+    units = previous.get("units")
+    if not isinstance(units, Mapping):
+        what = "missing" if units is None else f"a {type(units).__name__}, not a mapping"
+        return {}, {}, f"the watermark document's units are {what}"
+    usable, reset = {}, {}
+    for unit, mark in units.items():
+        # bool is an int in Python; an epoch-ms mark is a plain (or BSON 64-bit) int.
+        if isinstance(mark, bool) or not isinstance(mark, int):
+            reset[str(unit)] = f"{type(mark).__name__} is not epoch milliseconds"
+        elif mark <= 0:
+            reset[str(unit)] = f"{mark} is not a time"
+        elif mark > latest_ms:
+            reset[str(unit)] = f"{iso(mark)} lies in the future"
+        else:
+            usable[str(unit)] = int(mark)
+    for unit, why in reset.items():
+        log.warning("watermark of %s ignored: %s; the unit is fetched in full", unit, why)
+    return usable, reset, None

@@ -55,3 +55,38 @@ def test_a_stale_version_never_replaces_a_newer_one_on_the_server(db):
     assert objects.find_one()["properties"] == {"v": 2}
     assert objects.bulk_write([newer]).modified_count == 1
     assert objects.find_one()["properties"] == {"v": 3}
+
+
+def test_a_watermark_the_objects_no_longer_back_means_a_full_refresh(db):
+    fetched(db, "r1", *(contact(i, "2026-02-01T00:00:00.000Z") for i in "12"))
+    assert consolidate_objects(db, SOURCE, "c1").mode == "full"
+    db.drop_collection(f"source_{SOURCE}_objects")  # an old backup, an empty node
+    again = consolidate_objects(db, SOURCE, "c2")
+    assert again.mode == "full" and "holds 0 documents, 2 when" in again.metadata()["mode_reason"]
+    assert (again.new, db[f"source_{SOURCE}_objects"].count_documents({})) == (2, 2)
+    watermarks = db["watermarks"]
+    for corrupt in ("yesterday", dt.datetime(2999, 1, 1)):
+        watermarks.update_one({"stage": "consolidated_objects"},
+                              {"$set": {"fetched_through": corrupt}})
+        summary = consolidate_objects(db, SOURCE, "c3")
+        assert summary.mode == "full" and "watermark ignored" in summary.reason
+    assert consolidate_objects(db, SOURCE, "c4").mode == "incremental"
+
+
+def test_a_stub_becomes_an_object_marked_data_omitted_and_versions_still_order(db):
+    fetched(db, "r1", contact("1", "2026-02-01T00:00:00.000Z", email="a@x"))
+    consolidate_objects(db, SOURCE, "c1")
+    # A newer version MongoDB cannot store (a NUL in a property name): a stub.
+    fetched(db, "r2", contact("1", "2026-02-02T00:00:00.000Z", **{"bad\x00": "x"}),
+            contact("2", "2026-02-02T00:00:00.000Z", archived=True, **{"bad\x00": "x"}))
+    summary = consolidate_objects(db, SOURCE, "c2")
+    assert (summary.stubs, summary.changed, summary.new, summary.deleted) == (2, 1, 0, 1)
+    objects = db[f"source_{SOURCE}_objects"]
+    stub = objects.find_one({"_id": "contacts|1"})
+    assert "NUL" in stub["data_omitted"] and stub["properties"] == {}
+    assert stub["updated_at"] is not None and not stub["deleted"]
+    assert objects.find_one({"_id": "contacts|2"})["deleted"]
+    # A later good version replaces the stub and clears the mark.
+    fetched(db, "r3", contact("1", "2026-02-03T00:00:00.000Z", email="b@x"))
+    consolidate_objects(db, SOURCE, "c3")
+    assert objects.find_one({"_id": "contacts|1"})["data_omitted"] is None

@@ -44,3 +44,12 @@ def test_a_sweep_without_a_record_of_its_completed_pairs_removes_nothing(db):
     summary = consolidate_relationships(db, SOURCE, "c2")
     assert summary.removed == 0
     assert len(active(db)) == 2
+
+
+def test_a_stubbed_edge_is_kept_marked_not_a_crash(db):
+    bad = edge("1", "101")
+    bad.data["associationTypes"].append({"label": "x", "bad\x00key": 1})
+    summary = swept(db, "s1", bad, edge("2", "102"))
+    assert (summary.read, summary.new, summary.stubs, summary.unreadable) == (2, 2, 1, 0)
+    stored = db[f"source_{SOURCE}_relationships"].find_one({"_id": "contacts|1|companies|101"})
+    assert "NUL" in stored["data_omitted"] and not stored["removed"]

@@ -32,13 +32,16 @@ from hubspot_assets_tests.mongo_standin.fastpaths import (
     fast_upsert,
     find_documents,
 )
-from hubspot_assets_tests.mongo_standin.storage import EncodedServerStore
+from hubspot_assets_tests.mongo_standin.storage import (
+    MAX_BSON_OBJECT_SIZE,
+    DocumentTooLarge,
+    EncodedServerStore,
+)
 
 SERVER_VERSION = "6.0.0"
 MIN_WIRE_VERSION = 0
 # 17 = MongoDB 6.0: inside pymongo 4.20's supported range (9..29).
 MAX_WIRE_VERSION = 17
-MAX_BSON_OBJECT_SIZE = 16 * 1024 * 1024
 MAX_MESSAGE_SIZE = 48_000_000
 MAX_WRITE_BATCH_SIZE = 100_000
 # Test-sized data stays uncompressed (no CPU spent); a 100,000-contact sync
@@ -380,6 +383,18 @@ class CommandExecutor:
         return self._write_reply(reply, errors)
 
     def _update_one_op(self, coll, op: dict):
+        try:
+            return self._apply_update(coll, op)
+        except DocumentTooLarge:
+            # MongoDB's codes for an update's result over the limit. A refused
+            # document changed nothing, so whether it existed can be asked now.
+            if op.get("upsert") and coll.find_one(op.get("q", {}), {"_id": 1}) is None:
+                raise OperationFailure(f"Document to upsert is larger than "
+                                       f"{MAX_BSON_OBJECT_SIZE}", code=17420) from None
+            raise OperationFailure(f"Resulting document after update is larger than "
+                                   f"{MAX_BSON_OBJECT_SIZE}", code=17419) from None
+
+    def _apply_update(self, coll, op: dict):
         if op.get("arrayFilters"):
             raise NotImplementedError("arrayFilters")
         inserted = _encoded_insert(op)
@@ -581,16 +596,10 @@ class CommandExecutor:
 
 
 def _encoded_insert(op: dict) -> bytes | None:
-    """An upsert's `$setOnInsert`, encoded (the fast path stores these bytes).
-
-    MongoDB refuses a document over 16 MB (pymongo checks inserts, not updates).
-    """
+    """An upsert's `$setOnInsert`, encoded (the fast path stores these bytes; the store
+    checks the size of the whole document)."""
     update = op["u"]
     inserted = update.get("$setOnInsert") if op.get("upsert") and isinstance(update, dict) else None
     if not inserted:
         return None
-    encoded = bson.encode(inserted)
-    if len(encoded) > MAX_BSON_OBJECT_SIZE:
-        raise OperationFailure(f"Document to upsert is larger than {MAX_BSON_OBJECT_SIZE}",
-                               code=17420)
-    return encoded
+    return bson.encode(inserted)

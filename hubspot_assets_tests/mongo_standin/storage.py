@@ -37,6 +37,7 @@ import mongomock
 from bson.codec_options import CodecOptions
 from bson.raw_bson import RawBSONDocument
 from mongomock import store as mm_store
+from pymongo.errors import OperationFailure
 
 # Plain dicts, naive UTC datetimes: what mongomock stored when it got the
 # documents straight from the wire.
@@ -52,6 +53,8 @@ _FIXED_SIZES = {0x01: 8, 0x06: 0, 0x07: 12, 0x08: 1, 0x09: 8, 0x0A: 0, 0x10: 4, 
 _PREFIXED_SIZES = {0x02: 4, 0x0D: 4, 0x0E: 4, 0x03: 0, 0x04: 0, 0x0F: 0, 0x05: 5}
 # The value types the equality fast path matches (see fastpaths._condition).
 _INDEXED_TYPES = (str, bool)
+#: MongoDB's limit on a stored document: 16 MiB is allowed, one byte more is not.
+MAX_BSON_OBJECT_SIZE = 16 * 1024 * 1024
 PACK_MIN_BYTES = 2048   # smaller documents compress poorly (events, edges: ~1.8x)
 HEAD_MAX_FIELD_BYTES = 1024  # room for `seen_in` (8 tags of ~60 bytes)
 
@@ -138,6 +141,14 @@ def top_level(data: bytes) -> dict[str, Any]:
     return dict(RawBSONDocument(data, RAW_CODEC).items())
 
 
+class DocumentTooLarge(OperationFailure):
+    """A document over MAX_BSON_OBJECT_SIZE; the code is an insert's (an update says its own)."""
+
+    def __init__(self, size: int) -> None:
+        super().__init__(f"object to insert too large. size in bytes: {size}, max size: "
+                         f"{MAX_BSON_OBJECT_SIZE}", code=10334)  # BSONObjectTooLarge
+
+
 class EncodedCollectionStore(mm_store.CollectionStore):
     """One collection: `_id` -> BSON bytes (or Packed), in insertion order.
 
@@ -164,7 +175,13 @@ class EncodedCollectionStore(mm_store.CollectionStore):
         return self._documents.get(key)
 
     def put_raw(self, key: Any, data: bytes, fields: Mapping | None = None) -> None:
-        """Store `data`; `fields`: its top-level fields, if at hand (saves reading them)."""
+        """Store `data`; `fields`: its top-level fields, if at hand (saves reading them).
+
+        Every stored document passes here, so this is where MongoDB's size limit
+        is kept: an oversized one is refused before anything changes.
+        """
+        if len(data) > MAX_BSON_OBJECT_SIZE:
+            raise DocumentTooLarge(len(data))
         self._forget(key)
         if self._buckets:
             self._post(key, fields if fields is not None else RawBSONDocument(data, RAW_CODEC))
@@ -348,8 +365,10 @@ class EncodedCollectionStore(mm_store.CollectionStore):
         try:
             yield
         finally:
-            self._write_back()
-            self._lent = None
+            try:
+                self._write_back()  # may refuse a document grown too large
+            finally:
+                self._lent = None
 
     def _write_back(self) -> None:
         lent, self._lent = self._lent, {}

@@ -1,12 +1,15 @@
 """Bad input, end to end: each run fails at once with a clear error and writes nothing;
-odd field names are stored unchanged; a response missing record ids fails only its unit. (Parsing rules themselves: test_registry.py,
-mongo/test_naming.py.)"""
+odd field names are stored unchanged; a response missing record ids fails only its unit;
+a record MongoDB refuses is a stub and one recorded error. (Parsing rules themselves:
+test_registry.py, mongo/test_naming.py.)"""
 
 import pytest
 
+from hubspot_assets.hubspot import HubSpotClient
 from hubspot_assets.mongo.connection import get_database
 from hubspot_assets.mongo.writer import write_stream
 from hubspot_assets.stream.records import EVENT, StreamRecord, to_record
+from hubspot_assets_tests.consolidate.expected import compare_consolidated
 from hubspot_assets_tests.fixtures.pipeline import stage_metadata
 from hubspot_assets_tests.harness.verify import compare_stream
 from hubspot_assets_tests.sandbox import DEMO_PORTAL_ID, DEMO_TOKEN, truth
@@ -102,3 +105,41 @@ def test_events_without_ids_fail_only_their_type_and_are_recorded(pipeline, sand
     assert comparison.problems == [
         f"events {broken}: expected {len(list(truth.iter_events(account, broken)))}, found 0, "
         "missing " f"{len(list(truth.iter_events(account, broken)))}, unexpected 0, duplicates 0"]
+
+
+def test_records_mongodb_refuses_are_stubs_and_recorded_errors_never_a_failed_stage(
+        pipeline, sandbox_factory, monkeypatch):
+    server = sandbox_factory(sizes={"contacts": 300, "companies": 30, "deals": 20},
+                             events_per_type=10)
+    pipeline.add_source("demo", token=DEMO_TOKEN, base_url=server.url)
+    iter_objects = HubSpotClient.iter_objects
+    spoiled = {}
+
+    def spoiling(self, object_type, *args, **kwargs):
+        for record in iter_objects(self, object_type, *args, **kwargs):
+            if object_type == "contacts" and len(spoiled) < 2 and not record["archived"]:
+                # A property name BSON cannot hold, then an integer beyond 64 bits.
+                bad = ({"bad\x00name": "x"}, {"score": 2 ** 70})[len(spoiled)]
+                record = {**record, "properties": {**record["properties"], **bad}}
+                spoiled[record["id"]] = bad
+            yield record
+
+    monkeypatch.setattr(HubSpotClient, "iter_objects", spoiling)
+    result = pipeline.sync("demo")
+    assert result.success
+    records = stage_metadata(result)["object_records"]
+    assert records["records_stubbed"] == 2 and records["errors"] >= 2
+    assert {s["hubspot_id"] for s in records["records_stubbed_ids"]} == set(spoiled)
+    assert sum(d["type"] == "RecordStubbed" for d in records["error_details"]) == 2
+    objects = stage_metadata(result)["consolidated_objects"]
+    assert objects["records_stubbed"] == 2
+
+    db = get_database(pipeline.mongo_uri, pipeline.database)
+    for hubspot_id in spoiled:
+        stub = db["source_demo_objects"].find_one({"_id": f"contacts|{hubspot_id}"})
+        assert stub["data_omitted"] and stub["properties"] == {} and not stub["deleted"]
+    # Everything else is exact: the two stubbed contacts differ only in their properties,
+    # and their associations were swept like every other live contact's.
+    comparison = compare_consolidated(db, "demo", server.account(DEMO_PORTAL_ID))
+    assert (comparison.missing, comparison.unexpected, comparison.duplicates) == (2, 2, 0)
+    assert [p.split(":")[0] for p in comparison.problems] == ["objects contacts"]

@@ -62,3 +62,32 @@ def test_a_unit_fetched_again_after_a_failure_completes():
     assert plan.incomplete() == ["contacts->companies"]
     list(run())
     assert plan.completed() == ["contacts->companies"]
+
+
+def test_corrupted_unit_watermarks_are_reset_and_reported_never_trusted():
+    plan = SyncPlan(previous(contacts=NOW - DAY_MS, deals="yesterday", tickets=1.5e12,
+                             companies=NOW + DAY_MS, notes=True), POLICY, NOW)
+    assert plan.mode == "incremental"
+    assert set(plan.units_reset) == {"deals", "tickets", "companies", "notes"}
+    assert "future" in plan.units_reset["companies"]
+    assert [plan.since(u) for u in ("deals", "companies")] == [None, None]
+    assert plan.metadata()["units_reset"] == plan.units_reset
+    assert len(plan.warnings()) == 4
+    # A reset unit that completes gets a clean watermark; the bad ones are not kept.
+    plan.expect("deals")
+    assert plan.watermark_document("r1")["units"] == {"contacts": NOW - DAY_MS, "deals": NOW}
+
+
+def test_an_unreadable_watermark_document_means_a_full_sync_with_the_reason():
+    for stored in ({"run_id": "r0"}, {"units": ["contacts"]}, "garbage",
+                   {"units": {"contacts": "soon"}}):
+        plan = SyncPlan(stored, POLICY, NOW)
+        assert plan.mode == "full", stored
+        assert plan.metadata()["mode_reason"].startswith("watermarks ignored"), stored
+        assert plan.warnings(), stored
+
+
+def test_a_small_clock_skew_is_tolerated_and_distrust_forces_a_full_sync():
+    assert SyncPlan(previous(contacts=NOW + MINUTE_MS), POLICY, NOW).mode == "incremental"
+    plan = SyncPlan(previous(contacts=NOW - DAY_MS), POLICY, NOW, distrust="stream is gone")
+    assert (plan.mode, plan.reason) == ("full", "watermarks ignored: stream is gone")

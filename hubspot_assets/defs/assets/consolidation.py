@@ -39,6 +39,8 @@ def consolidated_objects(context: dg.AssetExecutionContext, config: SyncConfig,
     summary = consolidate_objects(mongo.db(), context.partition_key, context.run_id,
                                   full_refresh=config.full_refresh,
                                   overlap_ms=config.policy().overlap_ms)
+    if summary.reason:
+        context.log.warning(f"{CONSOLIDATED_OBJECTS}: {summary.reason}")
     return dg.MaterializeResult(metadata={
         **summary.metadata(), "collection": SourceNames(context.partition_key).objects})
 

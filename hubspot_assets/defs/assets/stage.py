@@ -71,5 +71,9 @@ def stream_stage(
 
 
 def stored_data(stream: Any) -> list[dict[str, Any]]:
-    """The ``data`` of every document an upstream stage wrote (small stages only)."""
-    return [document["data"] for document in stream]
+    """The ``data`` of every document an upstream stage wrote (small stages only).
+
+    Stubs (``data: null``, a record MongoDB could not store) are left out: the
+    writer already recorded each one as an error.
+    """
+    return [document["data"] for document in stream if document.get("data") is not None]

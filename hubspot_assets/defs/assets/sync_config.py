@@ -12,7 +12,7 @@ from pydantic import Field
 from hubspot_assets.defs.assets.stage import stage_of
 from hubspot_assets.defs.resources import MongoResource
 from hubspot_assets.sync.checkpoint import Checkpoint
-from hubspot_assets.sync.plan import SyncPlan, SyncPolicy
+from hubspot_assets.sync.plan import SyncPolicy
 from hubspot_assets.sync.watermarks import WatermarkStore
 from hubspot_assets.timestamps import DAY_MS, MINUTE_MS
 
@@ -38,11 +38,10 @@ class SyncConfig(dg.Config):
 def stage_checkpoint(context: dg.AssetExecutionContext, mongo: MongoResource,
                      policy: SyncPolicy) -> Checkpoint:
     """This stage run's plan (from its stored watermarks), committed once its data is stored."""
-    store = WatermarkStore(mongo.db())
     stage = stage_of(context)
-    plan = SyncPlan(store.load(context.partition_key, stage), policy)
-    if plan.expired:
-        context.log.warning(f"{stage}: {plan.reason}; running a full sync")
-    else:
-        context.log.info(f"{stage}: {plan.mode} sync ({plan.reason or 'watermarks found'})")
-    return Checkpoint(plan, store, context.partition_key, stage)
+    checkpoint = Checkpoint.load(WatermarkStore(mongo.db()), context.partition_key, stage, policy)
+    plan = checkpoint.plan
+    for warning in plan.warnings():
+        context.log.warning(f"{stage}: {warning}")
+    context.log.info(f"{stage}: {plan.mode} sync ({plan.reason or 'watermarks found'})")
+    return checkpoint

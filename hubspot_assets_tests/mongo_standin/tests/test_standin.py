@@ -11,6 +11,7 @@ import subprocess
 import sys
 import threading
 
+import bson
 import pymongo
 import pytest
 from pymongo import DeleteMany, DeleteOne, InsertOne, ReplaceOne, ReturnDocument, UpdateOne
@@ -270,3 +271,36 @@ def test_in_process_standin_context_manager():
         client.close()
     with pytest.raises(RuntimeError):
         standin.uri
+
+
+LIMIT = 16 * 1024 * 1024  # MongoDB's BSON document limit
+
+
+def padded(doc_id, size, **fields):
+    """A document of exactly ``size`` BSON bytes."""
+    base = {"_id": doc_id, **fields, "pad": ""}
+    return {**base, "pad": "x" * (size - len(bson.encode(base)))}
+
+
+def test_documents_over_16_mib_are_refused_with_mongodbs_codes(db):
+    coll = db.limits
+    exact = padded(1, LIMIT)
+    assert len(bson.encode(exact)) == LIMIT
+    coll.insert_one(exact)  # 16 MiB exactly is allowed ...
+    with pytest.raises(BulkWriteError) as refused:  # ... one byte more is not
+        coll.bulk_write([InsertOne(padded(2, LIMIT + 1)), InsertOne({"_id": 3})], ordered=False)
+    assert [e["code"] for e in refused.value.details["writeErrors"]] == [10334]
+    assert refused.value.details["nInserted"] == 1
+    # An upsert whose new document is too large: 17420; an update that grows one: 17419.
+    big = padded(4, LIMIT + 1)
+    with pytest.raises(BulkWriteError) as refused:
+        coll.bulk_write([UpdateOne({"_id": 4}, {"$setOnInsert": {"pad": big["pad"]}},
+                                   upsert=True)], ordered=False)
+    assert refused.value.details["writeErrors"][0]["code"] == 17420
+    coll.insert_one({"_id": 5, "n": 1})
+    for update in ({"$set": {"pad": big["pad"]}}, {"$set": {"pad": big["pad"]}, "$inc": {"n": 1}}):
+        with pytest.raises(OperationFailure) as refused:
+            coll.update_one({"_id": 5}, update)
+        assert refused.value.code == 17419
+    assert coll.find_one({"_id": 5}) == {"_id": 5, "n": 1}  # a refused update changes nothing
+    assert sorted(coll.distinct("_id")) == [1, 3, 5]

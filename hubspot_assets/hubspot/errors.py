@@ -132,3 +132,9 @@ class MalformedResponse(HubSpotError):
     """Truncated, non-JSON or HTML bodies (or an impossible shape) past the retry bound."""
 
     retryable = True
+
+
+class ListingDidNotEnd(HubSpotError):
+    """A listing that cannot be trusted to end: a cursor seen twice, pages that
+    add no new record, or more pages than any account holds. Fetching it again
+    would loop the same way, so it is not retried; the unit fails, loudly."""

@@ -5,7 +5,11 @@ Everything above this module deals in parsed JSON and typed errors. The rules:
 - 429: honour Retry-After, else wait by policyName (DAILY raises at once);
 - 5xx, timeouts, dropped connections, truncated or non-JSON bodies: exponential
   backoff with jitter, bounded attempts, then a typed error;
-- other 4xx: a typed error at once.
+- other 4xx: a typed error at once;
+- one attempt ends by `request_deadline` (connect to last body byte), or
+  counts as a timeout;
+- a caller's `check` may reject a 2xx body of the wrong shape: that is a
+  malformed body, retried like a truncated one.
 The token only ever goes into the Authorization header of the session.
 """
 
@@ -15,11 +19,13 @@ import datetime as dt
 import email.utils
 import json
 import logging
+import math
 import random
+import socket
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
 import orjson
 import requests
@@ -43,6 +49,16 @@ _RATE_HEADERS = {
     "x-hubspot-ratelimit-secondly": "secondly",
     "x-hubspot-ratelimit-secondly-remaining": "secondly_remaining",
 }
+
+# The latest any account's daily limit can reset (midnight in its time zone, at
+# most UTC+14, so within ~38 h): a longer Retry-After is not a real wait and
+# must not overflow the reset-time arithmetic.
+_MAX_RESET_SECONDS = 2 * 86_400.0
+
+
+class RequestDeadline(requests.Timeout):
+    """The attempt outlived `request_deadline`: a timeout like any other."""
+
 
 # Failures worth another attempt; anything else from requests is a bug or misconfiguration.
 _TRANSIENT = (requests.Timeout, requests.ConnectionError,
@@ -91,14 +107,20 @@ class Transport:
 
     # -- the public entry point -------------------------------------------------
     def request(self, method: str, path: str, *, endpoint: str, params: Any = None,
-                json_body: Any = None, lane: str = "standard") -> Response:
-        """Send until success or a final error; `endpoint` is the stats label."""
+                json_body: Any = None, lane: str = "standard",
+                check: Callable[[Any], None] | None = None) -> Response:
+        """Send until success or a final error; `endpoint` is the stats label.
+
+        `check(data)` may raise `MalformedResponse` for a 2xx body of the wrong
+        shape (a page without `results`, say): that attempt is then retried.
+        """
         url = self.config.base_url + path
         body = None if json_body is None else json.dumps(json_body, separators=(",", ":")).encode()
         headers = {"Content-Type": "application/json"} if body is not None else None
         failures = rate_limits = 0
         while True:
-            outcome = self._attempt(method, url, path, endpoint, params, body, headers, lane)
+            outcome = self._attempt(method, url, path, endpoint, params, body, headers, lane,
+                                    check)
             if isinstance(outcome, Response):
                 return outcome
             err = outcome.error
@@ -131,16 +153,20 @@ class Transport:
             time.sleep(wait)
 
     # -- one attempt ---------------------------------------------------------
-    def _attempt(self, method, url, path, endpoint, params, body, headers, lane):
+    def _attempt(self, method, url, path, endpoint, params, body, headers, lane, check):
         self._wait_for_pause(lane)
         with self._in_flight:
             waited = self.limiter.acquire(lane)
             self.stats.add_limiter_wait(waited)
+            deadline = self.config.request_deadline
+            due = time.monotonic() + deadline
             try:
-                resp = self.session.request(method, url, params=params, data=body, headers=headers,
-                                            timeout=(self.config.connect_timeout,
-                                                     self.config.read_timeout))
-                content = resp.content  # read inside the try: truncation surfaces here
+                # No single wait may outlast the deadline either.
+                resp = self.session.request(
+                    method, url, params=params, data=body, headers=headers, stream=True,
+                    timeout=(min(self.config.connect_timeout, deadline),
+                             min(self.config.read_timeout, deadline)))
+                content = _read_body(resp, due)  # inside the try: truncation surfaces here
             except _TRANSIENT as exc:
                 self.stats.record_call(endpoint, type(exc).__name__, 0, len(body or b""))
                 return _Attempt(errors.TransportError(
@@ -150,9 +176,9 @@ class Transport:
                 self.limiter.release(lane)
         self.stats.record_call(endpoint, resp.status_code, len(content), len(body or b""))
         self._note_rate_headers(resp.headers, lane)
-        return self._classify(method, path, resp, content, lane)
+        return self._classify(method, path, resp, content, lane, check)
 
-    def _classify(self, method, path, resp, content, lane):
+    def _classify(self, method, path, resp, content, lane, check=None):
         status = resp.status_code
         payload, parse_error = _parse_json(content)
         # Error texts come from the server: never let one echo the token into a log.
@@ -163,10 +189,17 @@ class Transport:
                       category=info.get("category"), sub_category=info.get("sub_category"))
         if 200 <= status < 300:
             if status == 204 or not content:
-                return Response(status, None, resp.headers, cid)
+                payload = parse_error = None
             if parse_error:
                 return _Attempt(errors.MalformedResponse(
                     f"HubSpot sent an unreadable {status} body ({parse_error})", **common))
+            if check is not None:
+                try:
+                    check(payload)
+                except errors.MalformedResponse as exc:
+                    return _Attempt(errors.MalformedResponse(
+                        f"HubSpot sent a {status} body of the wrong shape ({exc.problem})",
+                        **common))
             logger.debug("HubSpot %s %s -> %s (correlationId=%s)", method, path, status, cid)
             return Response(status, payload, resp.headers, cid)
         if status == 429:
@@ -195,10 +228,11 @@ class Transport:
                 retry_after = 1.0
             else:  # TEN_SECONDLY_ROLLING or unknown: the rest of the rolling window
                 interval = _int_header(resp.headers, "X-HubSpot-RateLimit-Interval-Milliseconds")
-                retry_after = interval / 1000 if interval else self.config.budget.window_seconds
+                retry_after = (interval / 1000 if interval and interval > 0
+                               else self.config.budget.window_seconds)
             retry_after += random.uniform(0, 0.1 * retry_after)
         if retry_after > self.config.max_retry_after:
-            resets = utcnow() + dt.timedelta(seconds=retry_after)
+            resets = utcnow() + dt.timedelta(seconds=min(retry_after, _MAX_RESET_SECONDS))
             return _Attempt(errors.RateLimitExhausted(
                 f"HubSpot asked to wait {retry_after:.0f}s (policy {policy or '?'}), more than "
                 f"max_retry_after={self.config.max_retry_after:.0f}s{self._context()}",
@@ -286,9 +320,10 @@ class Transport:
                       correlation_id=err.correlation_id, method=err.method,
                       endpoint=err.endpoint, attempts=err.attempts)
         default_hint = {errors.TransportError: "Check network access to HubSpot or raise "
-                                               "read_timeout/max_attempts",
+                                               "read_timeout/request_deadline/max_attempts",
                         errors.ServerError: "HubSpot is having trouble; retry the run later",
-                        errors.MalformedResponse: "A proxy or HubSpot cut the response short; "
+                        errors.MalformedResponse: "A proxy or HubSpot cut the response short or "
+                                                  "sent it in the wrong shape; "
                                                   "retry the run later"}.get(kind)
         self.stats.record_error(kind.__name__)
         return kind(problem or f"{err.problem}, gave up after {err.attempts} attempts",
@@ -352,13 +387,22 @@ def _int_header(headers: Mapping[str, str], name: str) -> int | None:
 
 
 def _retry_after_seconds(value: str | None) -> float | None:
-    """Retry-After as seconds: either delta-seconds or an HTTP date."""
+    """Retry-After as seconds: either delta-seconds or an HTTP date (RFC 9110
+    section 10.2.3); None when absent or unusable.
+
+    A negative, NaN, infinite or unparseable value is no instruction at all:
+    None, so the caller waits by policy (the rolling window) as when the header
+    is missing. A huge finite value is returned as is: the caller treats a wait
+    past `max_retry_after` as exhaustion.
+    """
     if not value:
         return None
     try:
-        return max(0.0, float(value))
+        seconds = float(value)
     except ValueError:
         pass
+    else:
+        return seconds if math.isfinite(seconds) and seconds >= 0 else None
     try:
         when = email.utils.parsedate_to_datetime(value)
     except (TypeError, ValueError):
@@ -371,7 +415,54 @@ def _daily_reset(retry_after: float | None) -> str:
     (HubSpot resets at midnight in the account's time zone, which we do not know)."""
     now = utcnow()
     if retry_after is not None:
-        when = now + dt.timedelta(seconds=retry_after)
+        when = now + dt.timedelta(seconds=min(retry_after, _MAX_RESET_SECONDS))
     else:
         when = (now + dt.timedelta(days=1)).replace(hour=0, minute=0, second=0, microsecond=0)
     return when.isoformat(timespec="seconds")
+
+
+def _read_body(resp: requests.Response, due: float) -> bytes:
+    """The whole body of a streamed response, or `RequestDeadline` once the
+    monotonic clock passes `due`.
+
+    requests' read timeout bounds each socket read, so a body that drips a
+    byte a second would never trip it. A timer cuts the socket at the
+    deadline instead: the blocked read then fails at once (and a body without
+    a length, which would now look complete, is rejected by the flag).
+    """
+    remaining = due - time.monotonic()
+    if remaining <= 0:
+        resp.close()
+        raise RequestDeadline("request deadline passed before the body was read")
+    lock = threading.Lock()
+    state = {"done": False, "cut": False}
+
+    def cut() -> None:
+        with lock:
+            if state["done"]:
+                return
+            state["cut"] = True
+        sock = getattr(getattr(resp.raw, "connection", None), "sock", None)
+        if sock is not None:
+            try:
+                sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass  # already closed: the read fails or has finished
+
+    timer = threading.Timer(remaining, cut)
+    timer.daemon = True
+    timer.start()
+    try:
+        content = resp.content
+    except _TRANSIENT:
+        if state["cut"]:
+            raise RequestDeadline("request deadline passed while reading the body") from None
+        raise
+    finally:
+        with lock:
+            state["done"] = True
+        timer.cancel()
+    if state["cut"]:
+        resp.close()
+        raise RequestDeadline("request deadline passed while reading the body")
+    return content

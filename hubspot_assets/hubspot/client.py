@@ -210,7 +210,8 @@ class HubSpotClient:
                             search_page,
                             None if names_fit_url else read_page,
                             search_after_pages=self.config.two_ended_after_pages,
-                            read_size=self.config.batch_read_size, limits=self.limits)
+                            read_size=self.config.batch_read_size, limits=self.limits,
+                            list_endpoint=f"GET /crm/v3/objects/{_seg(object_type)}")
 
     def _chunked_merge(self, object_type: str, chunks: list[list[str]],
                        archived: bool) -> Iterator[dict]:

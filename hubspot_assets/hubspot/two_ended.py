@@ -143,6 +143,7 @@ class TwoEndedRead:
     read_size: int = 100
     read_workers: int = 4
     limits: ListingLimits | None = None
+    list_endpoint: str | None = None  # names the listing in errors (default: "list <what>")
 
     def __iter__(self) -> Iterator[dict]:
         self.frontier = Frontier()
@@ -170,7 +171,8 @@ class TwoEndedRead:
 
     def _listed(self) -> Iterator[list[dict]]:
         frontier = self.frontier
-        pages = iter_pages(self.list_page, f"list {self.what}", limits=self.limits)
+        pages = iter_pages(self.list_page, self.list_endpoint or f"list {self.what}",
+                           limits=self.limits)
         try:
             count = 0
             while not (frontier.met and frontier.ordered):

@@ -456,6 +456,7 @@ def _read_body(resp: requests.Response, due: float) -> bytes:
         content = resp.content
     except _TRANSIENT:
         if state["cut"]:
+            resp.close()
             raise RequestDeadline("request deadline passed while reading the body") from None
         raise
     finally:

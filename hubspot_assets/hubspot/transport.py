@@ -30,6 +30,7 @@ from typing import Any, Callable, Mapping
 import orjson
 import requests
 from requests.adapters import HTTPAdapter
+from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
 from hubspot_assets.timestamps import aware, utcnow
 
@@ -91,6 +92,9 @@ class Transport:
         self.session = requests.Session()
         # One pool sized to the in-flight bound: every worker keeps its keep-alive connection.
         adapter = HTTPAdapter(pool_connections=2, pool_maxsize=config.max_in_flight, max_retries=0)
+        # Pools that let each attempt's deadline find its socket (`_Deadline`).
+        adapter.poolmanager.pool_classes_by_scheme = {"http": _TrackedHTTPPool,
+                                                      "https": _TrackedHTTPSPool}
         self.session.mount("https://", adapter)
         self.session.mount("http://", adapter)
         self.session.headers.update({
@@ -159,14 +163,21 @@ class Transport:
             waited = self.limiter.acquire(lane)
             self.stats.add_limiter_wait(waited)
             deadline = self.config.request_deadline
-            due = time.monotonic() + deadline
             try:
-                # No single wait may outlast the deadline either.
-                resp = self.session.request(
-                    method, url, params=params, data=body, headers=headers, stream=True,
-                    timeout=(min(self.config.connect_timeout, deadline),
-                             min(self.config.read_timeout, deadline)))
-                content = _read_body(resp, due)  # inside the try: truncation surfaces here
+                with _Deadline(time.monotonic() + deadline) as watch:
+                    try:
+                        # No single wait may outlast the deadline either.
+                        resp = self.session.request(
+                            method, url, params=params, data=body, headers=headers,
+                            timeout=(min(self.config.connect_timeout, deadline),
+                                     min(self.config.read_timeout, deadline)))
+                        content = resp.content  # inside the try: truncation surfaces here
+                    except _TRANSIENT:
+                        if not watch.cut:
+                            raise
+                if watch.cut:
+                    raise RequestDeadline(f"no complete response within request_deadline="
+                                          f"{deadline:g}s")
             except _TRANSIENT as exc:
                 self.stats.record_call(endpoint, type(exc).__name__, 0, len(body or b""))
                 return _Attempt(errors.TransportError(
@@ -421,49 +432,69 @@ def _daily_reset(retry_after: float | None) -> str:
     return when.isoformat(timespec="seconds")
 
 
-def _read_body(resp: requests.Response, due: float) -> bytes:
-    """The whole body of a streamed response, or `RequestDeadline` once the
-    monotonic clock passes `due`.
 
-    requests' read timeout bounds each socket read, so a body that drips a
-    byte a second would never trip it. A timer cuts the socket at the
-    deadline instead: the blocked read then fails at once (and a body without
-    a length, which would now look complete, is rejected by the flag).
+# The connection each attempt uses, for its deadline watchdog: set by the
+# attempt's thread, filled in by the pool when it hands out a connection.
+_attempt_local = threading.local()
+
+
+class _Deadline:
+    """Cuts an attempt's socket at `due` (monotonic), whatever the attempt is
+    waiting for: response headers, or a body that drips a byte a second.
+
+    requests' timeouts bound each socket read, never the whole exchange, so
+    only a cut bounds it: the blocked read then fails at once (and a body
+    without a length, which would now look complete, is rejected by `cut`).
+    One timer thread per attempt: ~0.4 ms, against round trips of 100+ ms.
     """
-    remaining = due - time.monotonic()
-    if remaining <= 0:
-        resp.close()
-        raise RequestDeadline("request deadline passed before the body was read")
-    lock = threading.Lock()
-    state = {"done": False, "cut": False}
 
-    def cut() -> None:
-        with lock:
-            if state["done"]:
+    def __init__(self, due: float) -> None:
+        self.conn: Any = None
+        self.cut = False
+        self._done = False
+        self._lock = threading.Lock()
+        self._timer = threading.Timer(max(0.0, due - time.monotonic()), self._cut)
+        self._timer.daemon = True
+
+    def __enter__(self) -> "_Deadline":
+        _attempt_local.deadline = self
+        self._timer.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        with self._lock:
+            self._done = True
+        self._timer.cancel()
+        _attempt_local.deadline = None
+
+    def _cut(self) -> None:
+        with self._lock:
+            if self._done:
                 return
-            state["cut"] = True
-        sock = getattr(getattr(resp.raw, "connection", None), "sock", None)
+            self.cut = True
+        sock = getattr(self.conn, "sock", None)  # None while connecting: connect_timeout
         if sock is not None:
             try:
                 sock.shutdown(socket.SHUT_RDWR)
             except OSError:
                 pass  # already closed: the read fails or has finished
 
-    timer = threading.Timer(remaining, cut)
-    timer.daemon = True
-    timer.start()
-    try:
-        content = resp.content
-    except _TRANSIENT:
-        if state["cut"]:
-            resp.close()
-            raise RequestDeadline("request deadline passed while reading the body") from None
-        raise
-    finally:
-        with lock:
-            state["done"] = True
-        timer.cancel()
-    if state["cut"]:
-        resp.close()
-        raise RequestDeadline("request deadline passed while reading the body")
-    return content
+
+class _TrackedPool:
+    """A connection pool that tells the current attempt's `_Deadline` which
+    connection it got (kept-alive or new)."""
+
+    def _get_conn(self, timeout: float | None = None):
+        conn = super()._get_conn(timeout)  # type: ignore[misc]
+        deadline = getattr(_attempt_local, "deadline", None)
+        if deadline is not None:
+            deadline.conn = conn
+        return conn
+
+
+class _TrackedHTTPPool(_TrackedPool, HTTPConnectionPool):
+    pass
+
+
+class _TrackedHTTPSPool(_TrackedPool, HTTPSConnectionPool):
+    pass

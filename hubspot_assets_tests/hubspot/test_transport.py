@@ -2,6 +2,7 @@
 
 import datetime as dt
 import logging
+import socket
 import threading
 import time
 
@@ -268,3 +269,44 @@ def test_a_page_of_the_wrong_shape_is_retried_then_malformed(stub, make_client):
         list(client.iter_events("e_visited_page"))
     assert len(server.calls) == 3 and info.value.attempts == 3
     assert info.value.endpoint == "/events/v3/events"
+
+
+@pytest.fixture
+def header_dripper():
+    """A raw TCP server that sends its status line and headers one byte at a time."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    stop = threading.Event()
+
+    def serve(conn):
+        with conn:
+            conn.recv(65536)
+            head = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nX-Pad: " + b"a" * 100
+            for byte in head:
+                if stop.is_set():
+                    return
+                try:
+                    conn.sendall(bytes([byte]))
+                except OSError:
+                    return
+                time.sleep(0.2)
+
+    def accept():
+        while not stop.is_set():
+            try:
+                conn, _ = listener.accept()
+            except OSError:
+                return
+            threading.Thread(target=serve, args=(conn,), daemon=True).start()
+
+    threading.Thread(target=accept, daemon=True).start()
+    yield f"http://127.0.0.1:{listener.getsockname()[1]}"
+    stop.set()
+    listener.close()
+
+
+def test_dripping_headers_fail_at_the_deadline_too(header_dripper, make_client):
+    client = make_client(header_dripper, request_deadline=1.0, max_attempts=2)
+    started = time.monotonic()
+    with pytest.raises(errors.TransportError, match="request_deadline"):
+        client.list_schemas()
+    assert 2.0 <= time.monotonic() - started < 3.5

@@ -20,6 +20,7 @@ listed chunk by chunk and merged per id, in lockstep (few, ~90 days' worth).
 from __future__ import annotations
 
 import logging
+from functools import partial
 from typing import Any, Callable, Iterable, Iterator, TypeVar
 from urllib.parse import quote
 
@@ -41,6 +42,9 @@ logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
 R = TypeVar("R")
+
+# Unpaged collections (schemas, properties, labels): `results` must still be a list.
+_check_results = partial(check_page, key=None)
 
 
 def _seg(value: str) -> str:
@@ -112,14 +116,15 @@ class HubSpotClient:
     # -- schemas and properties -------------------------------------------
     def list_schemas(self) -> list[dict]:
         """Custom object schemas (`GET /crm/v3/schemas`; no paging)."""
-        page = self._get("/crm/v3/schemas", "/crm/v3/schemas")
+        page = self._get("/crm/v3/schemas", "/crm/v3/schemas", check=_check_results)
         return results_of(page, "GET /crm/v3/schemas")
 
     def list_properties(self, object_type: str, archived: bool = False) -> list[dict]:
         """Property definitions of a type (`GET /crm/v3/properties/{objectType}`)."""
         page = self._get(f"/crm/v3/properties/{_seg(object_type)}",
                          "/crm/v3/properties/{objectType}",
-                         params={"archived": _bool(archived)} if archived else None)
+                         params={"archived": _bool(archived)} if archived else None,
+                         check=_check_results)
         return results_of(page, "GET /crm/v3/properties")
 
     def property_names(self, object_type: str) -> list[str]:
@@ -399,7 +404,8 @@ class HubSpotClient:
     def association_labels(self, from_type: str, to_type: str) -> list[dict]:
         """Association types/labels between two object types (v4 labels endpoint)."""
         page = self._get(f"/crm/v4/associations/{_seg(from_type)}/{_seg(to_type)}/labels",
-                         "/crm/v4/associations/{fromObjectType}/{toObjectType}/labels")
+                         "/crm/v4/associations/{fromObjectType}/{toObjectType}/labels",
+                         check=_check_results)
         return results_of(page, "association labels")
 
 

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from functools import partial
 from typing import Any, Callable, Iterable, Iterator, TypeVar
 from urllib.parse import quote
 
@@ -33,7 +34,8 @@ from .concurrency import iter_concurrent, map_concurrent
 from .config import ClientConfig
 from .errors import MalformedResponse
 from .limiter import RequestLimiter
-from .paging import SearchWindows, chunk_properties, iter_pages, next_cursor, results_of
+from .paging import (ListingGuard, ListingLimits, SearchWindows, check_association_page,
+                     check_page, chunk_properties, iter_pages, next_cursor, results_of)
 from .stats import ClientStats
 from .transport import Transport
 from .two_ended import TwoEndedRead, record_id
@@ -42,6 +44,9 @@ logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
 R = TypeVar("R")
+
+# Unpaged collections (schemas, properties, labels): `results` must still be a list.
+_check_results = partial(check_page, key=None)
 
 
 def _seg(value: str) -> str:
@@ -74,6 +79,7 @@ class HubSpotClient:
             max_wait=config.max_limiter_wait)
         self.transport = Transport(config, self.limiter, self.stats)
         self._account_lock = threading.Lock()
+        self.limits = ListingLimits.of(config)
 
     # -- lifecycle ---------------------------------------------------------
     def close(self) -> None:
@@ -105,16 +111,18 @@ class HubSpotClient:
                         self.app_key, self.account_details, self.config.account_id, self.label,
                         notes=self.limiter))
 
-    def _get(self, path: str, endpoint: str, params: Any = None, lane: str = lanes.STANDARD):
+    # `check`: a page of the wrong shape is a malformed body, retried by the transport.
+    def _get(self, path: str, endpoint: str, params: Any = None, lane: str = lanes.STANDARD,
+             check: Callable[[Any], None] | None = None):
         self._bind_account()
         return self.transport.request("GET", path, endpoint=f"GET {endpoint}", params=params,
-                                      lane=lane).data
+                                      lane=lane, check=check).data
 
     def _post(self, path: str, endpoint: str, body: Any, params: Any = None,
-              lane: str = lanes.STANDARD):
+              lane: str = lanes.STANDARD, check: Callable[[Any], None] | None = None):
         self._bind_account()
         return self.transport.request("POST", path, endpoint=f"POST {endpoint}", params=params,
-                                      json_body=body, lane=lane).data
+                                      json_body=body, lane=lane, check=check).data
 
     def map_concurrent(self, fn: Callable[[T], R], items: Iterable[T],
                        max_workers: int | None = None) -> Iterator[R]:
@@ -132,14 +140,15 @@ class HubSpotClient:
     # -- schemas and properties -------------------------------------------
     def list_schemas(self) -> list[dict]:
         """Custom object schemas (`GET /crm/v3/schemas`; no paging)."""
-        page = self._get("/crm/v3/schemas", "/crm/v3/schemas")
+        page = self._get("/crm/v3/schemas", "/crm/v3/schemas", check=_check_results)
         return results_of(page, "GET /crm/v3/schemas")
 
     def list_properties(self, object_type: str, archived: bool = False) -> list[dict]:
         """Property definitions of a type (`GET /crm/v3/properties/{objectType}`)."""
         page = self._get(f"/crm/v3/properties/{_seg(object_type)}",
                          "/crm/v3/properties/{objectType}",
-                         params={"archived": _bool(archived)} if archived else None)
+                         params={"archived": _bool(archived)} if archived else None,
+                         check=_check_results)
         return results_of(page, "GET /crm/v3/properties")
 
     def property_names(self, object_type: str) -> list[str]:
@@ -177,14 +186,15 @@ class HubSpotClient:
                 params["properties"] = ",".join(names)
             if after:
                 params["after"] = after
-            return self._get(path, "/crm/v3/objects/{objectType}", params=params)
+            return self._get(path, "/crm/v3/objects/{objectType}", params=params,
+                             check=check_page)
 
         return fetch
 
     def _list_pages(self, object_type: str, names: list[str] | None,
                     archived: bool) -> Iterator[dict]:
         return iter_pages(self._list_fetcher(object_type, names, archived),
-                          f"GET /crm/v3/objects/{_seg(object_type)}")
+                          f"GET /crm/v3/objects/{_seg(object_type)}", limits=self.limits)
 
     def _list_records(self, object_type: str, names: list[str], archived: bool) -> Iterator[dict]:
         for page in self._list_pages(object_type, names, archived):
@@ -211,7 +221,7 @@ class HubSpotClient:
                 "limit": self.config.search_page_size,
             }
             return self._post(search_path, "/crm/v3/objects/{objectType}/search", body,
-                              lane=lanes.SEARCH)
+                              lane=lanes.SEARCH, check=check_page)
 
         def read_page(results: list[dict]) -> list[dict]:
             ids = [str(r["id"]) for r in results]
@@ -229,7 +239,8 @@ class HubSpotClient:
                             search_page,
                             None if names_fit_url else read_page,
                             search_after_pages=self.config.two_ended_after_pages,
-                            read_size=self.config.batch_read_size)
+                            read_size=self.config.batch_read_size, limits=self.limits,
+                            list_endpoint=f"GET /crm/v3/objects/{_seg(object_type)}")
 
     def _chunked_merge(self, object_type: str, chunks: list[list[str]],
                        archived: bool) -> Iterator[dict]:
@@ -290,7 +301,7 @@ class HubSpotClient:
             return []
         body = {"inputs": [{"id": i} for i in ids], "properties": names}
         page = self._post(f"/crm/v3/objects/{_seg(object_type)}/batch/read",
-                          "/crm/v3/objects/{objectType}/batch/read", body)
+                          "/crm/v3/objects/{objectType}/batch/read", body, check=check_page)
         return results_of(page, "batch read", key="id")
 
     def search_modified(self, object_type: str, since: Any, until: Any = None,
@@ -311,11 +322,12 @@ class HubSpotClient:
 
         def fetch(body: dict) -> dict:
             return self._post(path, "/crm/v3/objects/{objectType}/search", body,
-                              lane=lanes.SEARCH)
+                              lane=lanes.SEARCH, check=check_page)
 
         windows = SearchWindows(fetch, modified_property=prop, properties=names,
                                 page_size=self.config.search_page_size,
-                                cap=self.config.search_result_cap)
+                                cap=self.config.search_result_cap, limits=self.limits,
+                                what=f"POST {path}")
         return self._count(windows.iter(to_epoch_ms(since), to_epoch_ms(until)),
                            f"search:{object_type}")
 
@@ -340,10 +352,12 @@ class HubSpotClient:
 
         def fetch(after: str | None) -> dict:
             params = {**base, "after": after} if after else base
-            return self._get("/events/v3/events", "/events/v3/events", params=params)
+            return self._get("/events/v3/events", "/events/v3/events", params=params,
+                             check=check_page)
 
         def records() -> Iterator[dict]:
-            for page in iter_pages(fetch, "GET /events/v3/events"):
+            for page in iter_pages(fetch, f"GET /events/v3/events ({event_type})",
+                                   limits=self.limits):
                 yield from results_of(page, "events", key="id")
 
         return self._count(records(), f"events:{event_type}")
@@ -362,6 +376,8 @@ class HubSpotClient:
         size = self.config.association_batch_size
         source = iter(ids)
         follow_ups: list[dict] = []
+        # One guard per id being paged: its cursors must not repeat nor stall.
+        guards: dict[str, ListingGuard] = {}
         exhausted = False
         while True:
             inputs = follow_ups[:size]
@@ -374,16 +390,31 @@ class HubSpotClient:
                     inputs.append({"id": str(nxt)})
             if not inputs:
                 return
-            page = self._post(path, endpoint, {"inputs": inputs}, lane=lanes.ASSOCIATIONS)
+            page = self._post(path, endpoint, {"inputs": inputs}, lane=lanes.ASSOCIATIONS,
+                              check=check_association_page)
+            paged = {i["id"] for i in inputs if "after" in i}
             for result in results_of(page, "association batch read"):
-                from_id = str((result.get("from") or {}).get("id"))
-                for entry in result.get("to") or []:
+                from_id = str(result["from"]["id"])
+                for entry in result["to"]:
                     self.stats.count_records(f"associations:{from_type}->{to_type}")
                     yield from_id, entry
-                after = next_cursor(result)
+                after = next_cursor(result, endpoint)
+                if after or from_id in guards:
+                    guard = guards.setdefault(from_id, ListingGuard(
+                        f"POST {path} (from id {from_id})", self.limits))
+                    guard.page((str(e["toObjectId"]) for e in result["to"]), after)
                 if after:
                     follow_ups.append({"id": from_id, "after": after})
+                else:
+                    guards.pop(from_id, None)
+                paged.discard(from_id)
             self._note_batch_errors(page, f"{from_type}->{to_type}")
+            # An id sent with its cursor must come back: dropping it would end
+            # its associations short without a word.
+            if paged - _error_ids(page):
+                raise MalformedResponse(
+                    f"association batch read {from_type}->{to_type}: no result for id(s) "
+                    f"{sorted(paged)[:5]} sent with a cursor", endpoint=endpoint)
 
     def _note_batch_errors(self, page: dict, what: str) -> None:
         for error in (page.get("errors") or []) if isinstance(page, dict) else []:
@@ -397,5 +428,17 @@ class HubSpotClient:
     def association_labels(self, from_type: str, to_type: str) -> list[dict]:
         """Association types/labels between two object types (v4 labels endpoint)."""
         page = self._get(f"/crm/v4/associations/{_seg(from_type)}/{_seg(to_type)}/labels",
-                         "/crm/v4/associations/{fromObjectType}/{toObjectType}/labels")
+                         "/crm/v4/associations/{fromObjectType}/{toObjectType}/labels",
+                         check=_check_results)
         return results_of(page, "association labels")
+
+
+def _error_ids(page: Any) -> set[str]:
+    """Ids named by a batch response's errors (`context.fromObjectId`), e.g. ids
+    HubSpot reports with NO_ASSOCIATIONS_FOUND."""
+    found: set[str] = set()
+    for error in (page.get("errors") or []) if isinstance(page, dict) else []:
+        context = error.get("context") if isinstance(error, dict) else None
+        if isinstance(context, dict):
+            found.update(str(v) for v in context.get("fromObjectId") or [])
+    return found

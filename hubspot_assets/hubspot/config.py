@@ -113,6 +113,11 @@ class ClientSettings(BaseModel):
     connect_timeout: float = Field(default=10.0, gt=0, description="Seconds to connect.")
     read_timeout: float = Field(
         default=60.0, gt=0, description="Seconds to wait for a response before retrying.")
+    # requests' timeouts bound each socket read, not the whole response: a
+    # body that drips a byte a second never trips them. The deadline does.
+    request_deadline: float = Field(
+        default=120.0, gt=0, description="Longest one attempt may take, connect to last body "
+        "byte, s; past it the attempt counts as a timeout and is retried.")
     max_attempts: int = Field(
         default=6, ge=1, description="Attempts per request before its error is reported.")
     max_rate_limit_retries: int = Field(
@@ -128,6 +133,14 @@ class ClientSettings(BaseModel):
     two_ended_after_pages: int = Field(
         default=5, ge=0, description="List pages after which a long listing is also read from "
         "its highest id through CRM search (0 turns it off).")
+    # Guards that make every listing end or fail (`paging.ListingGuard`).
+    max_listing_pages: int = Field(
+        default=1_000_000, ge=1, description="Pages one listing (object type, event type, "
+        "search query, association id) may take before it fails as endless (1,000,000 pages "
+        "of 100 is 100 million records).")
+    max_stalled_pages: int = Field(
+        default=10, ge=1, description="Consecutive pages with a next cursor but no record "
+        "not seen on the pages just before, after which a listing fails as endless.")
     user_agent: str = Field(default="hubspot-assets/0.1", description="User-Agent header.")
 
     @field_validator("limiter_backend")

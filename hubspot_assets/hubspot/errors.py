@@ -138,5 +138,11 @@ class MalformedResponse(HubSpotError):
     retryable = True
 
 
+class ListingDidNotEnd(HubSpotError):
+    """A listing that cannot be trusted to end: a cursor seen twice, pages that
+    add no new record, or more pages than any account holds. Fetching it again
+    would loop the same way, so it is not retried; the unit fails, loudly."""
+
+
 def _scrubbed(value: str | None) -> str | None:
     return scrub(value) if value is not None else None

@@ -1,6 +1,12 @@
 """How to walk HubSpot result sets without holding them: cursors, property
 chunks that keep URLs short, and search windows that survive the 10,000 cap.
 
+A listing is complete or it fails loudly: every page must hold a `results`
+list of records with ids and a well-formed `paging.next` (else it is a
+`MalformedResponse`), and every listing must make progress (`ListingGuard`:
+a cursor seen twice, pages adding no new id, or more pages than any account
+holds are `ListingDidNotEnd`).
+
 Nothing here does I/O; callers pass a `fetch` function that does one request.
 """
 
@@ -8,12 +14,15 @@ from __future__ import annotations
 
 import logging
 import time
+from collections import deque
+from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Iterator
 from urllib.parse import quote_plus
 
 from hubspot_assets.timestamps import to_epoch_ms
 
-from .errors import HubSpotError, MalformedResponse
+from .config import ClientSettings
+from .errors import HubSpotError, ListingDidNotEnd, MalformedResponse
 
 logger = logging.getLogger(__name__)
 
@@ -27,23 +36,49 @@ CURSOR_RESUME_ROUNDS = 2
 CURSOR_RESUME_PAUSE = 1.0
 
 
-def next_cursor(page: dict) -> str | None:
-    """`paging.next.after`, or None on the last page."""
-    paging = page.get("paging") if isinstance(page, dict) else None
-    after = ((paging or {}).get("next") or {}).get("after")
-    return str(after) if after not in (None, "") else None
+# Cursors remembered per listing to catch one HubSpot gives twice; a loop
+# longer than this still ends, by the stall or page bound.
+RECENT_CURSORS = 100_000
+
+
+def next_cursor(page: Any, what: str = "page") -> str | None:
+    """`paging.next.after`, or None on the last page (no `paging` or no `paging.next`).
+
+    HubSpot's OpenAPI (`Paging` / `NextPage` in the CRM and events specs;
+    the official client's `NextPage` refuses a missing `after`) gives `after`
+    as a required string: a `next` without one is malformed, not the end.
+    """
+    if not isinstance(page, dict):
+        raise MalformedResponse(f"{what}: the page is not a JSON object")
+    paging = page.get("paging")
+    if paging is None:
+        return None
+    nxt = paging.get("next") if isinstance(paging, dict) else paging
+    if nxt is None:
+        return None
+    after = nxt.get("after") if isinstance(nxt, dict) else None
+    if not isinstance(after, str) or not after:
+        raise MalformedResponse(f"{what}: 'paging.next' without a usable 'after' "
+                                f"({str(nxt)[:80]})")
+    return after
 
 
 def results_of(page: Any, what: str, key: str | None = None) -> list:
     """The `results` list of a page, or a MalformedResponse naming the endpoint.
 
+    HubSpot's collection responses always carry `results` (required in its
+    OpenAPI `CollectionResponse*` schemas), empty or not: a page without it
+    is broken, never "no more records".
+
     With `key` (e.g. "id" for records and events), every result must be an
     object holding it: a record without an id could be neither stored nor
     told apart from another, so the whole page counts as malformed.
     """
-    results = page.get("results") if isinstance(page, dict) else None
-    if results is None:
-        results = []
+    if not isinstance(page, dict):
+        raise MalformedResponse(f"{what}: the page is not a JSON object")
+    if "results" not in page:
+        raise MalformedResponse(f"{what}: the page has no 'results'")
+    results = page["results"]
     if not isinstance(results, list):
         raise MalformedResponse(f"{what}: 'results' is not a list")
     if key is not None:
@@ -53,31 +88,123 @@ def results_of(page: Any, what: str, key: str | None = None) -> list:
     return results
 
 
-def iter_pages(fetch: Callable[[str | None], dict], what: str) -> Iterator[dict]:
-    """Follow `paging.next.after` from the first page to the last, lazily.
+def check_page(page: Any, what: str = "page", key: str | None = "id") -> None:
+    """Raise MalformedResponse unless `page` is a well-formed listing page
+    (a `results` list, records holding `key`, a usable `paging.next`)."""
+    results_of(page, what, key)
+    next_cursor(page, what)
 
-    A cursor HubSpot already gave once would loop forever: that is an error.
+
+def check_association_page(page: Any, what: str = "association batch read") -> None:
+    """Raise MalformedResponse unless `page` is a well-formed v4 association
+    batch-read page: each result has `from.id`, a `to` list of entries with
+    `toObjectId`, and a usable `paging.next` (see the v4 association spec)."""
+    for result in results_of(page, what):
+        source = result.get("from") if isinstance(result, dict) else None
+        if not isinstance(source, dict) or source.get("id") in (None, ""):
+            raise MalformedResponse(f"{what}: a result without 'from.id': {str(result)[:80]}")
+        to = result.get("to")
+        if not isinstance(to, list):
+            raise MalformedResponse(f"{what}: 'to' of {source['id']} is not a list")
+        for entry in to:
+            if not isinstance(entry, dict) or entry.get("toObjectId") in (None, ""):
+                raise MalformedResponse(f"{what}: an entry of {source['id']} without "
+                                        f"'toObjectId': {str(entry)[:80]}")
+        next_cursor(result, what)
+
+
+@dataclass(frozen=True)
+class ListingLimits:
+    """How far a listing may go without ending (the `ClientSettings` knobs)."""
+
+    max_pages: int = ClientSettings.model_fields["max_listing_pages"].default
+    max_stalled: int = ClientSettings.model_fields["max_stalled_pages"].default
+
+    @classmethod
+    def of(cls, settings: ClientSettings) -> "ListingLimits":
+        """The limits an operator set."""
+        return cls(settings.max_listing_pages, settings.max_stalled_pages)
+
+
+class ListingGuard:
+    """Proves one listing makes progress, page by page, in bounded memory.
+
+    It fails the listing (`ListingDidNotEnd`) on a cursor it has seen before
+    (among the last RECENT_CURSORS), on `max_stalled` pages in a row that
+    have a next cursor but no id absent from the pages just before them
+    (empty pages included), and on a next cursor past `max_pages` pages.
     """
-    after: str | None = None
-    seen: set[str] = set()
-    while True:
-        page = _fetch_resuming(fetch, after, what)
-        yield page
-        after = next_cursor(page)
+
+    def __init__(self, what: str, limits: ListingLimits | None = None) -> None:
+        self.what = what
+        self.limits = limits or ListingLimits()
+        self.pages = 0
+        self.stalled = 0
+        self._cursors: set[str] = set()
+        self._cursor_order: deque[str] = deque()
+        self._recent: deque[set[str]] = deque(maxlen=self.limits.max_stalled)
+
+    def page(self, ids: Iterable[str], after: str | None) -> None:
+        """Account for one page: its record ids and its next cursor (None: the last)."""
+        self.pages += 1
         if after is None:
             return
-        if after in seen:
-            raise MalformedResponse(f"{what}: HubSpot returned cursor {after!r} twice")
-        seen.add(after)
-        if len(seen) > 10_000:  # keep the loop guard itself bounded
-            seen.clear()
+        if self.pages >= self.limits.max_pages:
+            self._fail(f"still a next cursor after {self.pages} pages "
+                       f"(max_listing_pages={self.limits.max_pages})")
+        if after in self._cursors:
+            self._fail(f"HubSpot returned cursor {after[:40]!r} twice")
+        self._cursors.add(after)
+        self._cursor_order.append(after)
+        if len(self._cursor_order) > RECENT_CURSORS:
+            self._cursors.discard(self._cursor_order.popleft())
+        ids = set(ids)
+        if any(all(i not in seen for seen in self._recent) for i in ids):
+            self.stalled = 0
+        else:
+            self.stalled += 1
+            if self.stalled >= self.limits.max_stalled:
+                self._fail(f"{self.stalled} pages in a row with a next cursor and no new "
+                           f"record (max_stalled_pages={self.limits.max_stalled})")
+        self._recent.append(ids)
+
+    def _fail(self, reason: str) -> None:
+        raise did_not_end(self.what, reason)
 
 
-def _fetch_resuming(fetch: Callable[[str | None], dict], after: str | None, what: str) -> dict:
-    """`fetch(after)`, resuming a failing cursor a few times before giving up on it."""
+def did_not_end(what: str, reason: str) -> ListingDidNotEnd:
+    """The typed error for a listing `what` that cannot be trusted to end."""
+    return ListingDidNotEnd(f"{what}: the listing does not end: {reason}", endpoint=what,
+                            hint="HubSpot's paging is broken for this listing; the unit is "
+                                 "left incomplete (its watermark does not advance)")
+
+
+def iter_pages(fetch: Callable[[str | None], dict], what: str, key: str | None = "id",
+               limits: ListingLimits | None = None) -> Iterator[dict]:
+    """Follow `paging.next.after` from the first page to the last, lazily.
+
+    Every page is checked (`check_page`, records holding `key`) and the
+    listing must progress (`ListingGuard`): it ends complete or raises.
+    """
+    guard = ListingGuard(what, limits)
+    after: str | None = None
+    while True:
+        page = _fetch_resuming(fetch, after, what, key)
+        after = next_cursor(page, what)
+        guard.page((str(r[key]) for r in page["results"]) if key else (), after)
+        yield page
+        if after is None:
+            return
+
+
+def _fetch_resuming(fetch: Callable[[str | None], dict], after: str | None, what: str,
+                    key: str | None) -> dict:
+    """`fetch(after)`, checked, resuming a failing cursor a few times before giving up on it."""
     for round_ in range(1, CURSOR_RESUME_ROUNDS + 2):
         try:
-            return fetch(after)
+            page = fetch(after)
+            check_page(page, what, key)
+            return page
         except HubSpotError as exc:
             if after is None or not exc.retryable or round_ > CURSOR_RESUME_ROUNDS:
                 raise
@@ -123,8 +250,11 @@ class SearchWindows:
     """
 
     def __init__(self, fetch: Callable[[dict], dict], *, modified_property: str,
-                 properties: list[str], page_size: int = 200, cap: int = 10_000) -> None:
+                 properties: list[str], page_size: int = 200, cap: int = 10_000,
+                 limits: ListingLimits | None = None, what: str = "search") -> None:
         self.fetch = fetch
+        self.limits = limits
+        self.what = what
         self.prop = modified_property
         self.properties = properties
         self.page_size = min(page_size, cap)
@@ -153,6 +283,11 @@ class SearchWindows:
             if boundary_ts is None:
                 raise MalformedResponse(f"search: records lack {self.prop}; cannot page past "
                                         f"{self.cap} results")
+            # The next window starts strictly after boundary_ts: it must lie past
+            # this window's start, or a server ignoring the filter loops us.
+            if lower is not None and (boundary_ts < lower or (op == "GT" and boundary_ts == lower)):
+                raise did_not_end(self.what, f"a capped window from {self.prop} {op} {lower} "
+                                  f"ended at {boundary_ts}: no progress")
             logger.info("search hit the %d-result cap; finishing %s=%d by hs_object_id",
                         self.cap, self.prop, boundary_ts)
             yield from self._tie_break(boundary_ts, boundary_ids, until_ms)
@@ -161,6 +296,7 @@ class SearchWindows:
     def _tie_break(self, ts: int, already: set[str], until_ms: int | None) -> Iterator[dict]:
         last_id: str | None = None
         while True:
+            started_after = last_id
             filters = [self._filter(self.prop, "EQ", ts)]
             if last_id is not None:
                 filters.append(self._filter("hs_object_id", "GT", last_id))
@@ -174,6 +310,10 @@ class SearchWindows:
                     yield record
             if not capped:
                 return
+            if last_id is None or (started_after is not None
+                                   and _id_number(last_id) <= _id_number(started_after)):
+                raise did_not_end(self.what, f"a capped tie-break query at {self.prop}={ts} "
+                                  f"did not pass hs_object_id {started_after}")
 
     def _query(self, filters: list[dict], sort_property: str) -> Iterator[Any]:
         """One query's pages up to the cap; yields _CAPPED if more remain past it."""
@@ -185,13 +325,15 @@ class SearchWindows:
         }
         consumed = 0
         after: str | None = None
+        guard = ListingGuard(self.what, self.limits)
         while True:
             page = self.fetch({**body, "after": after} if after else body)
-            results = results_of(page, "search", key="id")
+            results = results_of(page, self.what, key="id")
+            after = next_cursor(page, self.what)
+            guard.page((str(r["id"]) for r in results), after)
             yield from results
             consumed += len(results)
-            after = next_cursor(page)
-            if after is None or not results:
+            if after is None:
                 return
             if consumed + self.page_size > self.cap:
                 yield _CAPPED
@@ -204,6 +346,15 @@ class SearchWindows:
     @staticmethod
     def _filter(prop: str, op: str, value: Any) -> dict:
         return {"propertyName": prop, "operator": op, "value": str(value)}
+
+
+def _id_number(value: str) -> int:
+    """A HubSpot id (a numeric string) as a number, for progress checks."""
+    try:
+        return int(value)
+    except ValueError:
+        raise MalformedResponse(f"search: a record id that is not a number: {value[:40]!r}") \
+            from None
 
 
 _CAPPED = object()

@@ -5,7 +5,11 @@ Everything above this module deals in parsed JSON and typed errors. The rules:
 - 429: honour Retry-After, else wait by policyName (DAILY raises at once);
 - 5xx, timeouts, dropped connections, truncated or non-JSON bodies: exponential
   backoff with jitter, bounded attempts, then a typed error;
-- other 4xx: a typed error at once.
+- other 4xx: a typed error at once;
+- one attempt ends by `request_deadline` (connect to last body byte), or
+  counts as a timeout;
+- a caller's `check` may reject a 2xx body of the wrong shape: that is a
+  malformed body, retried like a truncated one.
 The token only ever goes into the Authorization header of the session.
 """
 
@@ -15,15 +19,18 @@ import datetime as dt
 import email.utils
 import json
 import logging
+import math
 import random
+import socket
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
 import orjson
 import requests
 from requests.adapters import HTTPAdapter
+from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
 from hubspot_assets.timestamps import aware, utcnow
 
@@ -43,6 +50,16 @@ _RATE_HEADERS = {
     "x-hubspot-ratelimit-secondly": "secondly",
     "x-hubspot-ratelimit-secondly-remaining": "secondly_remaining",
 }
+
+# The latest any account's daily limit can reset (midnight in its time zone, at
+# most UTC+14, so within ~38 h): a longer Retry-After is not a real wait and
+# must not overflow the reset-time arithmetic.
+_MAX_RESET_SECONDS = 2 * 86_400.0
+
+
+class RequestDeadline(requests.Timeout):
+    """The attempt outlived `request_deadline`: a timeout like any other."""
+
 
 # Failures worth another attempt; anything else from requests is a bug or misconfiguration.
 _TRANSIENT = (requests.Timeout, requests.ConnectionError,
@@ -75,6 +92,9 @@ class Transport:
         self.session = requests.Session()
         # One pool sized to the in-flight bound: every worker keeps its keep-alive connection.
         adapter = HTTPAdapter(pool_connections=2, pool_maxsize=config.max_in_flight, max_retries=0)
+        # Pools that let each attempt's deadline find its socket (`_Deadline`).
+        adapter.poolmanager.pool_classes_by_scheme = {"http": _TrackedHTTPPool,
+                                                      "https": _TrackedHTTPSPool}
         self.session.mount("https://", adapter)
         self.session.mount("http://", adapter)
         self.session.headers.update({
@@ -91,14 +111,20 @@ class Transport:
 
     # -- the public entry point -------------------------------------------------
     def request(self, method: str, path: str, *, endpoint: str, params: Any = None,
-                json_body: Any = None, lane: str = "standard") -> Response:
-        """Send until success or a final error; `endpoint` is the stats label."""
+                json_body: Any = None, lane: str = "standard",
+                check: Callable[[Any], None] | None = None) -> Response:
+        """Send until success or a final error; `endpoint` is the stats label.
+
+        `check(data)` may raise `MalformedResponse` for a 2xx body of the wrong
+        shape (a page without `results`, say): that attempt is then retried.
+        """
         url = self.config.base_url + path
         body = None if json_body is None else json.dumps(json_body, separators=(",", ":")).encode()
         headers = {"Content-Type": "application/json"} if body is not None else None
         failures = rate_limits = 0
         while True:
-            outcome = self._attempt(method, url, path, endpoint, params, body, headers, lane)
+            outcome = self._attempt(method, url, path, endpoint, params, body, headers, lane,
+                                    check)
             if isinstance(outcome, Response):
                 return outcome
             err = outcome.error
@@ -131,16 +157,27 @@ class Transport:
             time.sleep(wait)
 
     # -- one attempt ---------------------------------------------------------
-    def _attempt(self, method, url, path, endpoint, params, body, headers, lane):
+    def _attempt(self, method, url, path, endpoint, params, body, headers, lane, check):
         self._wait_for_pause(lane)
         with self._in_flight:
             waited = self.limiter.acquire(lane)
             self.stats.add_limiter_wait(waited)
+            deadline = self.config.request_deadline
             try:
-                resp = self.session.request(method, url, params=params, data=body, headers=headers,
-                                            timeout=(self.config.connect_timeout,
-                                                     self.config.read_timeout))
-                content = resp.content  # read inside the try: truncation surfaces here
+                with _Deadline(time.monotonic() + deadline) as watch:
+                    try:
+                        # No single wait may outlast the deadline either.
+                        resp = self.session.request(
+                            method, url, params=params, data=body, headers=headers,
+                            timeout=(min(self.config.connect_timeout, deadline),
+                                     min(self.config.read_timeout, deadline)))
+                        content = resp.content  # inside the try: truncation surfaces here
+                    except _TRANSIENT:
+                        if not watch.cut:
+                            raise
+                if watch.cut:
+                    raise RequestDeadline(f"no complete response within request_deadline="
+                                          f"{deadline:g}s")
             except _TRANSIENT as exc:
                 self.stats.record_call(endpoint, type(exc).__name__, 0, len(body or b""))
                 return _Attempt(errors.TransportError(
@@ -150,9 +187,9 @@ class Transport:
                 self.limiter.release(lane)
         self.stats.record_call(endpoint, resp.status_code, len(content), len(body or b""))
         self._note_rate_headers(resp.headers, lane)
-        return self._classify(method, path, resp, content, lane)
+        return self._classify(method, path, resp, content, lane, check)
 
-    def _classify(self, method, path, resp, content, lane):
+    def _classify(self, method, path, resp, content, lane, check=None):
         status = resp.status_code
         payload, parse_error = _parse_json(content)
         # Error texts come from the server: never let one echo the token into a log.
@@ -163,10 +200,17 @@ class Transport:
                       category=info.get("category"), sub_category=info.get("sub_category"))
         if 200 <= status < 300:
             if status == 204 or not content:
-                return Response(status, None, resp.headers, cid)
+                payload = parse_error = None
             if parse_error:
                 return _Attempt(errors.MalformedResponse(
                     f"HubSpot sent an unreadable {status} body ({parse_error})", **common))
+            if check is not None:
+                try:
+                    check(payload)
+                except errors.MalformedResponse as exc:
+                    return _Attempt(errors.MalformedResponse(
+                        f"HubSpot sent a {status} body of the wrong shape ({exc.problem})",
+                        **common))
             logger.debug("HubSpot %s %s -> %s (correlationId=%s)", method, path, status, cid)
             return Response(status, payload, resp.headers, cid)
         if status == 429:
@@ -195,10 +239,11 @@ class Transport:
                 retry_after = 1.0
             else:  # TEN_SECONDLY_ROLLING or unknown: the rest of the rolling window
                 interval = _int_header(resp.headers, "X-HubSpot-RateLimit-Interval-Milliseconds")
-                retry_after = interval / 1000 if interval else self.config.budget.window_seconds
+                retry_after = (interval / 1000 if interval and interval > 0
+                               else self.config.budget.window_seconds)
             retry_after += random.uniform(0, 0.1 * retry_after)
         if retry_after > self.config.max_retry_after:
-            resets = utcnow() + dt.timedelta(seconds=retry_after)
+            resets = utcnow() + dt.timedelta(seconds=min(retry_after, _MAX_RESET_SECONDS))
             return _Attempt(errors.RateLimitExhausted(
                 f"HubSpot asked to wait {retry_after:.0f}s (policy {policy or '?'}), more than "
                 f"max_retry_after={self.config.max_retry_after:.0f}s{self._context()}",
@@ -287,9 +332,10 @@ class Transport:
                       correlation_id=err.correlation_id, method=err.method,
                       endpoint=err.endpoint, attempts=err.attempts)
         default_hint = {errors.TransportError: "Check network access to HubSpot or raise "
-                                               "read_timeout/max_attempts",
+                                               "read_timeout/request_deadline/max_attempts",
                         errors.ServerError: "HubSpot is having trouble; retry the run later",
-                        errors.MalformedResponse: "A proxy or HubSpot cut the response short; "
+                        errors.MalformedResponse: "A proxy or HubSpot cut the response short or "
+                                                  "sent it in the wrong shape; "
                                                   "retry the run later"}.get(kind)
         self.stats.record_error(kind.__name__)
         return kind(problem or f"{err.problem}, gave up after {err.attempts} attempts",
@@ -353,13 +399,22 @@ def _int_header(headers: Mapping[str, str], name: str) -> int | None:
 
 
 def _retry_after_seconds(value: str | None) -> float | None:
-    """Retry-After as seconds: either delta-seconds or an HTTP date."""
+    """Retry-After as seconds: either delta-seconds or an HTTP date (RFC 9110
+    section 10.2.3); None when absent or unusable.
+
+    A negative, NaN, infinite or unparseable value is no instruction at all:
+    None, so the caller waits by policy (the rolling window) as when the header
+    is missing. A huge finite value is returned as is: the caller treats a wait
+    past `max_retry_after` as exhaustion.
+    """
     if not value:
         return None
     try:
-        return max(0.0, float(value))
+        seconds = float(value)
     except ValueError:
         pass
+    else:
+        return seconds if math.isfinite(seconds) and seconds >= 0 else None
     try:
         when = email.utils.parsedate_to_datetime(value)
     except (TypeError, ValueError):
@@ -372,7 +427,75 @@ def _daily_reset(retry_after: float | None) -> str:
     (HubSpot resets at midnight in the account's time zone, which we do not know)."""
     now = utcnow()
     if retry_after is not None:
-        when = now + dt.timedelta(seconds=retry_after)
+        when = now + dt.timedelta(seconds=min(retry_after, _MAX_RESET_SECONDS))
     else:
         when = (now + dt.timedelta(days=1)).replace(hour=0, minute=0, second=0, microsecond=0)
     return when.isoformat(timespec="seconds")
+
+
+
+# The connection each attempt uses, for its deadline watchdog: set by the
+# attempt's thread, filled in by the pool when it hands out a connection.
+_attempt_local = threading.local()
+
+
+class _Deadline:
+    """Cuts an attempt's socket at `due` (monotonic), whatever the attempt is
+    waiting for: response headers, or a body that drips a byte a second.
+
+    requests' timeouts bound each socket read, never the whole exchange, so
+    only a cut bounds it: the blocked read then fails at once (and a body
+    without a length, which would now look complete, is rejected by `cut`).
+    One timer thread per attempt: ~0.4 ms, against round trips of 100+ ms.
+    """
+
+    def __init__(self, due: float) -> None:
+        self.conn: Any = None
+        self.cut = False
+        self._done = False
+        self._lock = threading.Lock()
+        self._timer = threading.Timer(max(0.0, due - time.monotonic()), self._cut)
+        self._timer.daemon = True
+
+    def __enter__(self) -> "_Deadline":
+        _attempt_local.deadline = self
+        self._timer.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        with self._lock:
+            self._done = True
+        self._timer.cancel()
+        _attempt_local.deadline = None
+
+    def _cut(self) -> None:
+        with self._lock:
+            if self._done:
+                return
+            self.cut = True
+        sock = getattr(self.conn, "sock", None)  # None while connecting: connect_timeout
+        if sock is not None:
+            try:
+                sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass  # already closed: the read fails or has finished
+
+
+class _TrackedPool:
+    """A connection pool that tells the current attempt's `_Deadline` which
+    connection it got (kept-alive or new)."""
+
+    def _get_conn(self, timeout: float | None = None):
+        conn = super()._get_conn(timeout)  # type: ignore[misc]
+        deadline = getattr(_attempt_local, "deadline", None)
+        if deadline is not None:
+            deadline.conn = conn
+        return conn
+
+
+class _TrackedHTTPPool(_TrackedPool, HTTPConnectionPool):
+    pass
+
+
+class _TrackedHTTPSPool(_TrackedPool, HTTPSConnectionPool):
+    pass

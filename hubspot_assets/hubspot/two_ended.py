@@ -29,7 +29,7 @@ from typing import Callable, Iterator
 
 from .concurrency import iter_concurrent, map_concurrent
 from .errors import HubSpotError, MalformedResponse
-from .paging import iter_pages, results_of
+from .paging import ListingLimits, iter_pages, results_of
 
 logger = logging.getLogger(__name__)
 
@@ -142,6 +142,8 @@ class TwoEndedRead:
     search_after_pages: int
     read_size: int = 100
     read_workers: int = 4
+    limits: ListingLimits | None = None
+    list_endpoint: str | None = None  # names the listing in errors (default: "list <what>")
 
     def __iter__(self) -> Iterator[dict]:
         self.frontier = Frontier()
@@ -169,7 +171,8 @@ class TwoEndedRead:
 
     def _listed(self) -> Iterator[list[dict]]:
         frontier = self.frontier
-        pages = iter_pages(self.list_page, f"list {self.what}")
+        pages = iter_pages(self.list_page, self.list_endpoint or f"list {self.what}",
+                           limits=self.limits)
         try:
             count = 0
             while not (frontier.met and frontier.ordered):
@@ -194,6 +197,11 @@ class TwoEndedRead:
             try:
                 page = self.search_page(below)
                 results = results_of(page, "search objects", key="id")
+                # Each page must lie wholly below the last one's lowest id: a page
+                # that does not (a server ignoring the filter) would repeat ids
+                # or never end. Stopping here loses nothing (see below).
+                if below is not None and any(record_id(r) >= below for r in results):
+                    raise MalformedResponse(f"search {self.what}: a page not below id {below}")
             except HubSpotError as exc:
                 # Nothing is lost: every id the search side has not taken stays
                 # below `high`, where the list side takes it.

@@ -31,6 +31,7 @@ class Reply:
     delay: float = 0.0
     truncate: bool = False  # promise more bytes than sent, then close
     drop: bool = False  # close the connection without answering
+    drip: float = 0.0  # send the body one byte every `drip` seconds
 
 
 Handler = Callable[[Call], Reply]
@@ -86,7 +87,20 @@ class StubServer:
                     return
                 self.send_header("Content-Length", str(len(data)))
                 self.end_headers()
+                if reply.drip:
+                    self._drip(data, reply.drip)
+                    return
                 self.wfile.write(data)
+
+            def _drip(self, data, pause):
+                for i in range(len(data)):
+                    try:
+                        self.wfile.write(data[i:i + 1])
+                        self.wfile.flush()
+                    except OSError:  # the client gave up: that is the point
+                        self.close_connection = True
+                        return
+                    time.sleep(pause)
 
             do_GET = do_POST = _serve
 

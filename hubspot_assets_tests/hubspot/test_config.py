@@ -1,6 +1,7 @@
 import pytest
 
 from hubspot_assets.hubspot import ClientConfig, RateBudget
+from hubspot_assets.hubspot.paging import ListingLimits
 
 
 def test_repr_hides_token():
@@ -30,7 +31,10 @@ def test_defaults_are_professional_and_sqlite():
 
 @pytest.mark.parametrize("bad", [{"token": ""}, {"token": "t", "association_batch_size": 1001},
                                  {"token": "t", "limiter_backend": "redis"},
-                                 {"token": "t", "unknown_key": 1}])
+                                 {"token": "t", "unknown_key": 1},
+                                 {"token": "t", "request_deadline": 0},
+                                 {"token": "t", "max_listing_pages": 0},
+                                 {"token": "t", "max_stalled_pages": 0}])
 def test_rejects_bad_values(bad):
     with pytest.raises(ValueError):
         ClientConfig.from_values(bad)
@@ -50,3 +54,10 @@ def test_a_bad_setting_never_echoes_the_token():
         with pytest.raises(ValueError) as info:
             ClientConfig(token=secret, **bad)
         assert secret not in str(info.value) and secret not in repr(info.value)
+
+
+def test_listing_limits_default_to_the_settings():
+    config = ClientConfig(token="t")
+    assert (config.request_deadline, config.max_listing_pages, config.max_stalled_pages) == (
+        120.0, 1_000_000, 10)
+    assert ListingLimits() == ListingLimits.of(config)

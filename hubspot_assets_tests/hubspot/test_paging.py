@@ -2,10 +2,13 @@
 
 import pytest
 
-from hubspot_assets.hubspot.errors import MalformedResponse
+from hubspot_assets.hubspot.errors import ListingDidNotEnd, MalformedResponse
 from hubspot_assets.hubspot.paging import (
     CURSOR_RESERVE,
+    ListingGuard,
+    ListingLimits,
     SearchWindows,
+    check_page,
     chunk_properties,
     iter_pages,
     to_epoch_ms,
@@ -29,10 +32,10 @@ def test_one_chunk_when_names_fit():
 
 
 def test_repeated_cursor_is_an_error():
-    pages = iter_pages(lambda after: {"results": [], "paging": {"next": {"after": "same"}}}, "t")
+    pages = iter_pages(lambda after: {"results": [{"id": after or "1"}],
+                                      "paging": {"next": {"after": "same"}}}, "t")
     next(pages)
-    next(pages)
-    with pytest.raises(MalformedResponse, match="twice"):
+    with pytest.raises(ListingDidNotEnd, match="twice"):
         next(pages)
 
 
@@ -98,3 +101,45 @@ def test_search_windows_respect_until():
     windows = SearchWindows(fake, modified_property="hs_lastmodifieddate", properties=[],
                             page_size=50, cap=1000)
     assert [int(r["id"]) for r in windows.iter(10, 20)] == list(range(10, 20))
+
+
+def test_listing_guard_allows_a_few_empty_pages_between_new_records():
+    guard = ListingGuard("t", ListingLimits(max_pages=100, max_stalled=3))
+    for n in range(20):  # two empty pages, then a new record, and so on
+        guard.page([str(n)] if n % 3 == 0 else [], f"c{n}")
+    guard.page([], None)  # the last page may be empty
+    assert guard.pages == 21
+
+
+def test_listing_guard_fails_on_stalls_repeats_and_the_page_bound():
+    stalled = ListingGuard("t", ListingLimits(max_pages=100, max_stalled=3))
+    stalled.page(["1", "2"], "a")
+    stalled.page(["2"], "b")
+    stalled.page(["1"], "c")
+    with pytest.raises(ListingDidNotEnd, match="3 pages in a row"):
+        stalled.page([], "d")
+    repeated = ListingGuard("t")
+    repeated.page(["1"], "a")
+    with pytest.raises(ListingDidNotEnd, match="twice"):
+        repeated.page(["2"], "a")
+    bounded = ListingGuard("t", ListingLimits(max_pages=3, max_stalled=3))
+    bounded.page(["1"], "a")
+    bounded.page(["2"], "b")
+    with pytest.raises(ListingDidNotEnd, match="max_listing_pages=3"):
+        bounded.page(["3"], "c")
+
+
+@pytest.mark.parametrize("page", [
+    {}, {"results": None}, {"results": {}}, {"results": [{"id": ""}]},
+    {"results": [], "paging": {"next": {}}}, {"results": [], "paging": {"next": {"after": 1}}},
+    {"results": [], "paging": "x"}, None, [],
+])
+def test_check_page_rejects_every_broken_shape(page):
+    with pytest.raises(MalformedResponse):
+        check_page(page, "t")
+
+
+def test_check_page_accepts_a_last_page_and_a_next_cursor():
+    check_page({"results": []}, "t")
+    check_page({"results": [{"id": "1"}], "paging": {"next": {"after": "NTI1Cg%3D%3D"}}}, "t")
+    check_page({"results": [], "paging": {"prev": {"before": "x"}}}, "t")

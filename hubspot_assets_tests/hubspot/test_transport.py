@@ -1,6 +1,8 @@
 """Request, retry and error policy against a scripted local HTTP server."""
 
+import datetime as dt
 import logging
+import socket
 import threading
 import time
 
@@ -194,3 +196,117 @@ def test_json_the_fast_decoder_refuses_is_still_read(stub, make_client):
     client = make_client(stub(_script(Reply(200, raw))).url)
     (prop,) = client.list_properties("contacts")
     assert prop["n"] == 123456789012345678901234567890 and prop["x"] != prop["x"]
+
+
+# -- bounded time per request -------------------------------------------------
+def test_a_dripping_body_fails_at_the_deadline_and_counts_as_a_timeout(stub, make_client):
+    # One byte every 0.2 s never trips the 2 s per-read timeout; the 1 s deadline must.
+    server = stub(lambda call: Reply(200, OK, drip=0.2))
+    client = make_client(server.url, request_deadline=1.0, max_attempts=2)
+    started = time.monotonic()
+    with pytest.raises(errors.TransportError, match="deadline") as info:
+        client.list_schemas()
+    elapsed = time.monotonic() - started
+    assert 2.0 <= elapsed < 3.5, elapsed  # two attempts of 1 s, plus a short backoff
+    assert len(server.calls) == 2 and info.value.attempts == 2
+    assert client.stats.snapshot()["retries"] == 1
+
+
+def test_a_dripping_attempt_is_retried_like_a_timeout(stub, make_client):
+    server = stub(_script(Reply(200, OK, drip=0.2), Reply(200, OK)))
+    client = make_client(server.url, request_deadline=0.5)
+    started = time.monotonic()
+    assert client.list_properties("contacts") == OK["results"]
+    assert time.monotonic() - started < 2.0
+    assert client.stats.snapshot()["retries"] == 1
+
+
+def test_a_slow_but_complete_body_within_the_deadline_is_read(stub, make_client):
+    body = {"results": []}  # 14 bytes at 0.01 s: well inside the deadline
+    server = stub(lambda call: Reply(200, body, drip=0.01))
+    client = make_client(server.url, request_deadline=5.0)
+    assert client.list_schemas() == []
+    assert client.stats.snapshot()["retries"] == 0
+
+
+# -- Retry-After clamped ------------------------------------------------------
+@pytest.mark.parametrize("value", ["-5", "abc", "nan", "inf", "-inf"])
+def test_an_unusable_retry_after_waits_the_window(stub, make_client, value):
+    # The documented default for a 429 without a usable Retry-After: the rest of
+    # the rolling window (here its interval header, 0.4 s).
+    reply = _rate_limited("TEN_SECONDLY_ROLLING", retry_after=value,
+                          extra={"X-HubSpot-RateLimit-Interval-Milliseconds": "400"})
+    server = stub(_script(reply, Reply(200, OK)))
+    client = make_client(server.url)
+    started = time.monotonic()
+    assert client.list_properties("contacts") == OK["results"]
+    assert 0.4 <= server.calls[1].at - server.calls[0].at < 1.0
+    assert time.monotonic() - started < 2.0
+
+
+@pytest.mark.parametrize("policy,value", [
+    ("TEN_SECONDLY_ROLLING", "1e20"), ("TEN_SECONDLY_ROLLING", "Fri, 31 Dec 9999 23:59:59 GMT"),
+    ("DAILY", "1e20"), ("DAILY", "inf"), ("DAILY", "abc")])
+def test_a_huge_retry_after_is_exhaustion_not_a_crash(stub, make_client, value, policy):
+    # Past max_retry_after (or DAILY): today's exhaustion path, at once; the
+    # reset estimate stays within the two days any daily reset can be away.
+    server = stub(lambda call: _rate_limited(policy, retry_after=value))
+    client = make_client(server.url)
+    started = time.monotonic()
+    with pytest.raises(errors.RateLimitExhausted) as info:
+        client.list_schemas()
+    assert time.monotonic() - started < 1.0
+    assert len(server.calls) == 1
+    resets = dt.datetime.fromisoformat(info.value.resets_at)
+    assert resets <= dt.datetime.now(dt.timezone.utc) + dt.timedelta(days=2, minutes=1)
+
+
+# -- page shapes --------------------------------------------------------------
+def test_a_page_of_the_wrong_shape_is_retried_then_malformed(stub, make_client):
+    server = stub(lambda call: Reply(200, {"total": 0}))  # no `results`
+    client = make_client(server.url, max_attempts=3)
+    with pytest.raises(errors.MalformedResponse, match="no 'results'") as info:
+        list(client.iter_events("e_visited_page"))
+    assert len(server.calls) == 3 and info.value.attempts == 3
+    assert info.value.endpoint == "/events/v3/events"
+
+
+@pytest.fixture
+def header_dripper():
+    """A raw TCP server that sends its status line and headers one byte at a time."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    stop = threading.Event()
+
+    def serve(conn):
+        with conn:
+            conn.recv(65536)
+            head = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nX-Pad: " + b"a" * 100
+            for byte in head:
+                if stop.is_set():
+                    return
+                try:
+                    conn.sendall(bytes([byte]))
+                except OSError:
+                    return
+                time.sleep(0.2)
+
+    def accept():
+        while not stop.is_set():
+            try:
+                conn, _ = listener.accept()
+            except OSError:
+                return
+            threading.Thread(target=serve, args=(conn,), daemon=True).start()
+
+    threading.Thread(target=accept, daemon=True).start()
+    yield f"http://127.0.0.1:{listener.getsockname()[1]}"
+    stop.set()
+    listener.close()
+
+
+def test_dripping_headers_fail_at_the_deadline_too(header_dripper, make_client):
+    client = make_client(header_dripper, request_deadline=1.0, max_attempts=2)
+    started = time.monotonic()
+    with pytest.raises(errors.TransportError, match="request_deadline"):
+        client.list_schemas()
+    assert 2.0 <= time.monotonic() - started < 3.5

@@ -1,0 +1,111 @@
+"""Object records stage with a real client against a hostile stub: a listing
+that is malformed or never ends fails its unit, and that unit's watermark
+stays where it was while the other types advance."""
+
+from __future__ import annotations
+
+import time
+import uuid
+
+import pytest
+
+from hubspot_assets.extract.records import object_records
+from hubspot_assets.extract.units import StageReport
+from hubspot_assets.hubspot import ClientConfig, HubSpotClient, RateBudget, paging
+from hubspot_assets.sync.plan import SyncPlan, SyncPolicy
+from hubspot_assets.timestamps import now_ms
+from hubspot_assets_tests.hubspot.stub_server import Reply, StubServer
+
+ENTRIES = [
+    {"objectType": "contacts", "objectTypeId": "0-1", "status": "ready", "properties": ["name"]},
+    {"objectType": "companies", "objectTypeId": "0-2", "status": "ready", "properties": ["name"]},
+]
+BROKEN = {
+    "page without results": {"paging": {"next": {"after": "x"}}},
+    "paging.next without after": {"results": [], "paging": {"next": {"link": "?after="}}},
+}
+
+
+def _rec(i: int) -> dict:
+    return {"id": str(i), "properties": {"name": f"n{i}"}, "updatedAt": "2026-01-01T00:00:00Z"}
+
+
+def _handler(contacts_second_page):
+    """Companies and archived listings are sound; contacts break on page 2."""
+    def handler(call):
+        after = (call.query.get("after") or [None])[0]
+        if isinstance(call.body, dict):  # search (incremental): cursor in the body
+            after = call.body.get("after")
+        broken = "/contacts" in call.path and call.query.get("archived", ["false"]) == ["false"]
+        if after is None:
+            return Reply(200, {"results": [_rec(1)], "paging": {"next": {"after": "p2"}}})
+        if broken:
+            body = contacts_second_page(len(after))
+            return Reply(200, body)
+        return Reply(200, {"results": [_rec(2)]})
+    return handler
+
+
+@pytest.fixture
+def client_on(tmp_path, monkeypatch):
+    monkeypatch.setattr(paging, "CURSOR_RESUME_PAUSE", 0.0)
+    monkeypatch.setattr("hubspot_assets.extract.units.UNIT_RETRY_DELAY", 0.0)
+    servers, clients = [], []
+
+    def make(handler):
+        server = StubServer(handler).start()
+        servers.append(server)
+        config = ClientConfig(token="pat-na1-extract-test-0123", base_url=server.url,
+                              limiter_backend="memory", limiter_dir=str(tmp_path),
+                              backoff_base=0.01, backoff_max=0.02, max_attempts=2,
+                              max_stalled_pages=5, two_ended_after_pages=0,
+                              budget=RateBudget(ten_second=10_000, daily=1_000_000,
+                                                search_per_second=1_000))
+        client = HubSpotClient(config, limiter_key=f"extract-{uuid.uuid4().hex[:8]}")
+        clients.append(client)
+        return client
+
+    yield make
+    for client in clients:
+        client.close()
+    for server in servers:
+        server.stop()
+
+
+def _run(client, plan):
+    report = StageReport("object_records", "acme")
+    started = time.monotonic()
+    records = list(object_records(client, ENTRIES, report, max_workers=2, plan=plan))
+    return records, report.metadata(), time.monotonic() - started
+
+
+@pytest.mark.parametrize("shape", sorted(BROKEN))
+def test_a_malformed_page_leaves_the_unit_incomplete(client_on, shape):
+    client = client_on(_handler(lambda n: BROKEN[shape]))
+    plan = SyncPlan.full()
+    records, metadata, seconds = _run(client, plan)
+    assert plan.incomplete() == ["contacts"] and plan.completed() == ["companies"]
+    assert metadata["units_failed"] == 1
+    assert {d["type"] for d in metadata["error_details"]} == {"MalformedResponse"}
+    assert all(d["unit"] == "contacts" for d in metadata["error_details"])
+    document = plan.watermark_document("run-1")
+    assert "contacts" not in document["units"] and "companies" in document["units"]
+    assert seconds < 10
+
+
+def test_an_endless_listing_leaves_the_watermark_where_it_was(client_on):
+    # Incremental: contacts come through search, whose pages never end.
+    def endless(n):  # an empty page with a new, longer cursor each time
+        return {"results": [], "paging": {"next": {"after": "p" * (n + 1)}}}
+    client = client_on(_handler(endless))
+    earlier = now_ms() - 3_600_000
+    plan = SyncPlan({"units": {"contacts": earlier, "companies": earlier}}, SyncPolicy())
+    records, metadata, seconds = _run(client, plan)
+    assert plan.mode == "incremental"
+    assert plan.incomplete() == ["contacts"]
+    [detail] = metadata["error_details"]  # not retried: fetching again would loop again
+    assert detail["type"] == "ListingDidNotEnd" and "/contacts/search" in detail["endpoint"]
+    document = plan.watermark_document("run-2")
+    assert document["units"]["contacts"] == earlier
+    assert document["units"]["companies"] > earlier
+    assert seconds < 10

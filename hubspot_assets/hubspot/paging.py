@@ -44,9 +44,10 @@ RECENT_CURSORS = 100_000
 def next_cursor(page: Any, what: str = "page") -> str | None:
     """`paging.next.after`, or None on the last page (no `paging` or no `paging.next`).
 
-    HubSpot's OpenAPI (`Paging` / `NextPage` in the CRM and events specs;
-    the official client's `NextPage` refuses a missing `after`) gives `after`
-    as a required string: a `next` without one is malformed, not the end.
+    HubSpot's OpenAPI gives `after` as a required string (`NextPage`,
+    `required: ["after"]`, in HubSpot-public-api-spec-collection
+    PublicApiSpecs/CRM/Objects/Rollouts/424/v3/objects.json): a `next`
+    without one is malformed, not the end.
     """
     if not isinstance(page, dict):
         raise MalformedResponse(f"{what}: the page is not a JSON object")
@@ -66,9 +67,10 @@ def next_cursor(page: Any, what: str = "page") -> str | None:
 def results_of(page: Any, what: str, key: str | None = None) -> list:
     """The `results` list of a page, or a MalformedResponse naming the endpoint.
 
-    HubSpot's collection responses always carry `results` (required in its
-    OpenAPI `CollectionResponse*` schemas), empty or not: a page without it
-    is broken, never "no more records".
+    HubSpot's collection responses always carry `results`, empty or not
+    (`required: ["results", ...]` in every `CollectionResponse*` and
+    `BatchResponse*` schema of the same objects.json): a page without it is
+    broken, never "no more records".
 
     With `key` (e.g. "id" for records and events), every result must be an
     object holding it: a record without an id could be neither stored nor

@@ -22,8 +22,9 @@ from urllib.parse import quote
 
 from hubspot_assets.extract.discovery import candidate_types
 from hubspot_assets.extract.relationships import association_pairs
-from hubspot_assets.hubspot.config import ClientConfig
+from hubspot_assets.hubspot.config import ClientConfig, RateBudget
 from hubspot_assets.hubspot.paging import chunk_properties
+from hubspot_assets.registry import Source
 from hubspot_assets_tests.sandbox import truth
 
 LIST = "GET /crm/v3/objects/{objectType}"
@@ -35,12 +36,8 @@ EVENTS = "GET /events/v3/events"
 ASSOCIATIONS = "POST /crm/v4/associations/{fromObjectType}/{toObjectType}/batch/read"
 
 
-class _Everything:
-    """A source without include/exclude filters."""
-
-    @staticmethod
-    def wants(*names: str) -> bool:
-        return True
+# A source without include/exclude filters: every type is a candidate.
+_EVERYTHING = Source(id="minimum", token_env="UNUSED", budget=RateBudget())
 
 
 def _pages(n: int, size: int) -> int:
@@ -69,7 +66,7 @@ def minimum_calls(account, base_url: str, association_page_size: int,
     config = config or ClientConfig(token="minimum")
     summary = truth.summary(account, checksums=False, associations=False)
     objects = summary["objects"]
-    candidates = candidate_types(_Everything(), truth.schemas(account))
+    candidates = candidate_types(_EVERYTHING, truth.schemas(account))
     ready = [dict(c, status="ready") for c in candidates
              if not objects.get(c["objectType"], {"denied": True})["denied"]]
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 from hubspot_assets.extract.units import StageReport, interleave
@@ -24,14 +24,8 @@ READY, SKIPPED = "ready", "skipped"
 def schema_records(client: Any, report: StageReport) -> Iterator[StreamRecord]:
     """Every custom object schema of the account, unchanged; none, with a note, when the
     token lacks `crm.schemas.custom.read` (often Enterprise only)."""
-    report.unit_started()
-    try:
-        schemas = client.list_schemas()
-    except Forbidden as exc:
-        # An optional scope: the standard types are still worth syncing.
-        report.note("schemas", str(exc), status=exc.status, category=exc.category)
-        return
-    for schema in schemas:
+    # An optional scope: the standard types are still worth syncing.
+    for schema in _optional_listing(report, "schemas", client.list_schemas):
         report.count("schemas")
         yield StreamRecord(
             kind=CUSTOM_OBJECT_SCHEMA,
@@ -142,13 +136,7 @@ def download_list_records(
 
 def event_type_records(client: Any, report: StageReport) -> Iterator[StreamRecord]:
     """Every event type the account has; a tier without events yields none, with a note."""
-    report.unit_started()
-    try:
-        event_types = client.list_event_types()
-    except Forbidden as exc:
-        report.note("event_types", str(exc), status=exc.status, category=exc.category)
-        return
-    for event_type in event_types:
+    for event_type in _optional_listing(report, "event_types", client.list_event_types):
         report.count("event_types")
         yield StreamRecord(
             kind=EVENT_TYPE,
@@ -157,3 +145,13 @@ def event_type_records(client: Any, report: StageReport) -> Iterator[StreamRecor
             data={"eventType": event_type},
             hubspot_ts=None,
         )
+
+
+def _optional_listing(report: StageReport, unit: str, fetch: Callable[[], list]) -> list:
+    """``fetch()`` as one unit; empty, with a note, when the token lacks its optional scope."""
+    report.unit_started()
+    try:
+        return fetch()
+    except Forbidden as exc:
+        report.note(unit, str(exc), status=exc.status, category=exc.category)
+        return []

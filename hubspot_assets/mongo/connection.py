@@ -74,9 +74,9 @@ def _ping(uri: str, database: str) -> MongoConfigurationError | None:
                              "running, and that this machine may reach it")
     except ConfigurationError as exc:  # InvalidURI included
         return _config_error(uri, exc, f"MONGODB_URI is not a usable MongoDB URI ({where})",
-                             "write it as mongodb://user:password@host:27017/ or "
-                             "mongodb+srv://..., with special characters in the password "
-                             "percent-encoded")
+                             "write it as mongodb://HOST:27017/ or mongodb+srv://HOST/, "
+                             "with USER:PASSWORD@ before the host and special characters "
+                             "in the password percent-encoded")
     except OperationFailure as exc:
         if exc.code != _AUTH_FAILED:
             raise

@@ -446,7 +446,10 @@ class _Deadline:
     requests' timeouts bound each socket read, never the whole exchange, so
     only a cut bounds it: the blocked read then fails at once (and a body
     without a length, which would now look complete, is rejected by `cut`).
-    One timer thread per attempt: ~0.4 ms, against round trips of 100+ ms.
+    One timer thread per attempt: about 0.3 ms to start and cancel (`python -m
+    timeit -s "import threading" "t = threading.Timer(120, lambda: None);
+    t.daemon = True; t.start(); t.cancel(); t.join()"`), against round trips
+    of 100+ ms.
     """
 
     def __init__(self, due: float) -> None:

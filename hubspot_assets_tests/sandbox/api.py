@@ -241,7 +241,10 @@ def _plan(store: RecordStore, names) -> tuple:
 
 
 def _association_type_name(pair, forward: bool, spec: dict) -> str:
-    """v3's `type` string of one association type (v3 names, not v4 typeIds)."""
+    """v3's `type` string of one association type (v3 names, not v4 typeIds):
+    `contact_to_company` for the primary one, `..._unlabeled` for the plain
+    one, the label for a user-defined one (v3's AssociatedId gives `type` as a
+    free string; these are the names HubSpot answers with)."""
     a, b = (pair.child.type, pair.parent.type) if forward else (pair.parent.type, pair.child.type)
     base = f"{_singular(a.name)}_to_{_singular(b.name)}"
     if spec["category"] == "USER_DEFINED":
@@ -285,8 +288,9 @@ def _inline_associations(req: Request, otype: ObjectType, store: RecordStore, i:
         collection: dict = {"results": results}
         if more:
             after = encode_cursor("a", req.association_page_size)
-            path = (f"/crm/v3/objects/{quote(otype.name if not otype.custom else otype.object_type_id)}"
-                    f"/{store.record_id(i)}/associations/{quote(name)}")
+            type_name = otype.object_type_id if otype.custom else otype.name
+            path = (f"/crm/v3/objects/{quote(type_name)}/{store.record_id(i)}"
+                    f"/associations/{quote(name)}")
             collection["paging"] = {"next": {"after": after,
                                              "link": _link(req, after, path, keep_query=False)}}
         out[key.name if not key.custom else name] = collection

@@ -247,7 +247,7 @@ def _association_type_name(pair, forward: bool, spec: dict) -> str:
     free string; these are the names HubSpot answers with)."""
     a, b = (pair.child.type, pair.parent.type) if forward else (pair.parent.type, pair.child.type)
     base = f"{_singular(a.name)}_to_{_singular(b.name)}"
-    if spec["category"] == "USER_DEFINED":
+    if spec["category"] == "USER_DEFINED" and spec.get("label"):
         return str(spec["label"]).lower().replace(" ", "_")
     return base if spec.get("label") else f"{base}_unlabeled"
 

@@ -190,3 +190,16 @@ def test_inline_associations_on_list_and_read(sb):
     # Without associations= no record carries the key.
     plain = http.get("/crm/v3/objects/contacts", {"limit": 30}).json()["results"]
     assert all("associations" not in r for r in plain)
+
+
+def test_custom_object_associations_on_the_v3_paths(sb):
+    http = Http(sb)
+    schema = next(s for s in http.get("/crm/v3/schemas").json()["results"] if s["name"] == "pets")
+    pets = http.get(f"/crm/v3/objects/{schema['objectTypeId']}",
+                    {"limit": 10, "associations": "contacts"}).json()["results"]
+    linked = [p for p in pets if "associations" in p]
+    assert linked and all(a["type"] == "pet_to_contact_unlabeled"
+                          for p in linked for a in p["associations"]["contacts"]["results"])
+    pet = linked[0]
+    got = _v3_all(http, schema["fullyQualifiedName"], pet["id"], "contact")
+    assert got == pet["associations"]["contacts"]["results"]

@@ -69,6 +69,16 @@ def test_schemas_and_properties(sb):
     assert {a.to_object_type_id for a in pets.associations} == {"0-1"}
     for key in (pets.object_type_id, pets.fully_qualified_name):
         assert core.get_by_id(object_type=key).fully_qualified_name == pets.fully_qualified_name
+    # The older `/crm/v3/schemas` paths answer with the same models.
+    client = _client(sdk_schemas, sb.url)
+    older = client.call_api("/crm/v3/schemas", "GET", auth_settings=["oauth2"],
+                            response_types_map={200: "CollectionResponseObjectSchemaNoPaging"},
+                            _return_http_data_only=True)
+    assert [x.object_type_id for x in older.results] == [x.object_type_id for x in schemas.results]
+    one = client.call_api("/crm/v3/schemas/{objectType}", "GET", auth_settings=["oauth2"],
+                          path_params={"objectType": pets.fully_qualified_name},
+                          response_types_map={200: "ObjectSchema"}, _return_http_data_only=True)
+    assert one.object_type_id == pets.object_type_id
 
     props = sdk_properties.CoreApi(_client(sdk_properties, sb.url))
     for name in ("contacts", "contact", "0-1"):
@@ -227,6 +237,13 @@ def test_events_every_parameter(sb):
     assert mine.results and all(e.object_id == target for e in mine.results)
     since = api.get_page(occurred_after=dt.datetime(2030, 1, 1, tzinfo=dt.timezone.utc))
     assert since.results == []
+    # The path without the trailing slash answers with the same model.
+    client = _client(sdk_events, sb.url)
+    bare = client.call_api("/events/v3/events", "GET", auth_settings=["oauth2"],
+                           query_params=[("eventType", "e_visited_page"), ("limit", 5)],
+                           response_types_map={200: "CollectionResponseExternalUnifiedEvent"},
+                           _return_http_data_only=True)
+    assert [e.id for e in bare.results] == [e.id for e in page.results]
 
 
 def test_v4_associations_batch_object_and_labels(sb):

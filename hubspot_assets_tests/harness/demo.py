@@ -113,9 +113,9 @@ def _register_demo_source(workdir: DemoWorkdir, sandbox: SandboxService) -> None
 
 
 def _sources_help(workdir: DemoWorkdir, headless: bool) -> str:
-    applied = ("the next `--headless --workdir` run reads both" if headless else
-               "the sources sensor reads sources.yaml every 30 s, but .env is read when "
-               "Dagster starts: Ctrl-C and start the demo again with the same --workdir")
+    applied = ("The next `--headless --workdir` run reads both." if headless else
+               "The sources sensor reads sources.yaml every 30 s; .env is read when\n"
+               "               Dagster starts: Ctrl-C and start the demo again with this --workdir.")
     return f"""Sources file:  {workdir.sources_file}   (yours to edit; never rewritten)
 Tokens:        {workdir.env_file}   (NAME=value lines; Dagster loads .env from the
                directory it runs in, here {workdir.root})
@@ -123,7 +123,8 @@ Add a source:  append to sources.yaml
                  - id: acme
                    token_env: HUBSPOT_TOKEN_ACME
                    tier: professional
-               and a line HUBSPOT_TOKEN_ACME=<private app token> to .env; {applied}."""
+               and a line HUBSPOT_TOKEN_ACME=<private app token> to .env.
+               {applied}"""
 
 
 def _start_mongo(workdir: DemoWorkdir, cleanup: ExitStack) -> tuple[str, MongoStandinService | None]:
@@ -207,7 +208,8 @@ MongoDB:           {mongodb_uri}   (database {MONGODB_DATABASE}, collections sou
 What to click:
   1. Catalog -> group hubspot -> Lineage ({url}/locations/hubspot_assets/asset-groups/hubspot):
      the stages and their lineage.
-  2. {sync}: watch it under Runs ({url}/runs); a run's log shows each stage's progress.
+  2. {sync}:
+     watch it under Runs ({url}/runs); a run's log shows each stage's progress.
   3. To sync again: in the Lineage view, Materialize all -> partition '{DEMO_SOURCE_ID}'
      (or "Launch backfill" over several partitions); Automation lists the sensor and schedules.
   4. Click an asset for its metadata: records, API calls, 429s, errors, per-type tables.

@@ -115,7 +115,8 @@ def _register_demo_source(workdir: DemoWorkdir, sandbox: SandboxService) -> None
 def _sources_help(workdir: DemoWorkdir, headless: bool) -> str:
     applied = ("The next `--headless --workdir` run reads both." if headless else
                "The sources sensor reads sources.yaml every 30 s; .env is read when\n"
-               "               Dagster starts: Ctrl-C and start the demo again with this --workdir.")
+               "               Dagster starts: Ctrl-C and start the demo again with this "
+               "--workdir.")
     return f"""Sources file:  {workdir.sources_file}   (yours to edit; never rewritten)
 Tokens:        {workdir.env_file}   (NAME=value lines; Dagster loads .env from the
                directory it runs in, here {workdir.root})
@@ -127,7 +128,8 @@ Add a source:  append to sources.yaml
                {applied}"""
 
 
-def _start_mongo(workdir: DemoWorkdir, cleanup: ExitStack) -> tuple[str, MongoStandinService | None]:
+def _start_mongo(workdir: DemoWorkdir,
+                 cleanup: ExitStack) -> tuple[str, MongoStandinService | None]:
     uri = os.environ.get("MONGODB_URI")
     if uri:
         print("MONGODB_URI is set: the data goes to that server and stays there")
@@ -202,7 +204,7 @@ def _print_instructions(url: str, sandbox_url: str, mongodb_uri: str | None,
     print(f"""
 Dagster UI:        {url}
 HubSpot sandbox:   {sandbox_url}   (source id: {DEMO_SOURCE_ID})
-MongoDB:           {mongodb_uri}   (database {MONGODB_DATABASE}, collections source_{DEMO_SOURCE_ID}_*)
+MongoDB:           {mongodb_uri}   (database {MONGODB_DATABASE}, source_{DEMO_SOURCE_ID}_*)
 {_sources_help(workdir, headless=False)}
 
 What to click:
@@ -245,13 +247,14 @@ def run_headless(args: argparse.Namespace) -> int:
         args.keep_workdir = code != 0
         if standin is not None:
             standin.stop()  # writes its last snapshot
-    if workdir.kept and not args.source:
-        _print_inspection(workdir, standin is not None)
+    if workdir.kept:
+        _print_inspection(workdir, standin is not None, source_id, demo=not args.source)
     return code
 
 
-def _print_inspection(workdir: DemoWorkdir, standin: bool) -> None:
-    lines = [f"\nKept in {workdir.root}: run history (dagster_home), sources.yaml, .env"
+def _print_inspection(workdir: DemoWorkdir, standin: bool, source_id: str, demo: bool) -> None:
+    lines = [f"\nKept in {workdir.root}: run history (dagster_home)"
+             + (", sources.yaml, .env" if demo else "")
              + (", the stored data (mongo/)" if standin else "") + "."]
     if standin:
         lines.append(
@@ -259,10 +262,12 @@ def _print_inspection(workdir: DemoWorkdir, standin: bool) -> None:
             f"  .venv/bin/python -m hubspot_assets_tests.mongo_standin --data-dir "
             f"{workdir.mongo_dir} --port 27017\n"
             f"  -> mongodb://127.0.0.1:27017/ (database {MONGODB_DATABASE}, collections "
-            f"source_{DEMO_SOURCE_ID}_stream, _objects, _relationships, job_history)")
-    lines.append(f"Sync again (incremental): scripts/demo --headless --workdir {workdir.root}\n"
-                 f"The same in the UI:       scripts/demo --workdir {workdir.root}")
-    lines.append(_sources_help(workdir, headless=True))
+            f"source_{source_id}_stream, _objects, _relationships, watermarks)")
+    if demo:
+        lines.append(f"Sync again (incremental): scripts/demo --headless --workdir "
+                     f"{workdir.root}\nThe same in the UI:       scripts/demo --workdir "
+                     f"{workdir.root}")
+        lines.append(_sources_help(workdir, headless=True))
     print("\n".join(lines), flush=True)
 
 

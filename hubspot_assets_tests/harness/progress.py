@@ -15,6 +15,7 @@ source's stream collection holds, and hands a `Snapshot` to a display:
 
 from __future__ import annotations
 
+import collections
 import threading
 import time
 from dataclasses import dataclass, field
@@ -48,6 +49,9 @@ class Snapshot:
     elapsed: float
 
 
+#: Seconds over which the stored-documents rate is measured.
+RATE_WINDOW = 10.0
+
 #: Counts a finished stage shows in the display (the summary table has the rest).
 SHOWN_COUNTS = ("records", "events", "relationships", "objects", "edges", "api_calls", "errors",
                 "skipped")
@@ -72,7 +76,7 @@ class RunWatcher:
         self.steps: dict[str, StepProgress] = {s: StepProgress(s) for s in stages}
         self._cursor: str | None = None
         self._started = time.monotonic()
-        self._last: tuple[float, int] | None = None
+        self._counts: collections.deque[tuple[float, int]] = collections.deque()
 
     def poll(self) -> Snapshot:
         while True:
@@ -116,9 +120,13 @@ class RunWatcher:
         except Exception:  # noqa: BLE001 - a busy or restarting server only delays the count
             stored = None
         if stored is not None:
-            if self._last is not None and now > self._last[0]:
-                rate = (stored - self._last[1]) / (now - self._last[0])
-            self._last = (now, stored)
+            # The rate over the last RATE_WINDOW seconds: writes arrive in batches.
+            self._counts.append((now, stored))
+            while self._counts[0][0] < now - RATE_WINDOW:
+                self._counts.popleft()
+            then, before = self._counts[0]
+            if now > then:
+                rate = (stored - before) / (now - then)
         return Snapshot(dict(self.steps), stored, rate, now - self._started)
 
 

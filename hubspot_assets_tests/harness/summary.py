@@ -105,7 +105,8 @@ def format_table(rows: list[StageRow]) -> str:
     lines = [header]
     for r in rows:
         lines.append((
-            r.stage, r.status, r.mode, _num(r.rows), _num(r.new), str(r.api_calls), str(r.http_429s),
+            r.stage, r.status, r.mode, _num(r.rows), _num(r.new), str(r.api_calls),
+            str(r.http_429s),
             str(r.retries), str(r.errors), "" if r.seconds is None else f"{r.seconds:.1f}",
             " ".join(f"{k}={v}" for k, v in r.counts.items()),
         ))

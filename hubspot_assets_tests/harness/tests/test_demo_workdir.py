@@ -24,7 +24,8 @@ pytestmark = pytest.mark.timeout(600)
 
 def _demo(workdir, *extra: str) -> str:
     env = {k: v for k, v in os.environ.items()
-           if k not in ("MONGODB_URI", "HUBSPOT_SOURCES_FILE") and not k.startswith("HUBSPOT_TOKEN")}
+           if k not in ("MONGODB_URI", "HUBSPOT_SOURCES_FILE")
+           and not k.startswith("HUBSPOT_TOKEN")}
     done = subprocess.run(
         [sys.executable, "-m", "hubspot_assets_tests.harness.demo", "--headless",
          "--workdir", str(workdir), *extra],

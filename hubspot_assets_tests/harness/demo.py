@@ -32,6 +32,7 @@ from hubspot_assets_tests.harness.sources_file import LocalSource
 from hubspot_assets_tests.harness.workdir import DemoWorkdir, account_sizes
 
 DEMO_SOURCE_ID = "demo"
+HEADLESS_CONFIG = "dagster-headless.yaml"
 MONGODB_DATABASE = "hubspot"
 
 
@@ -272,13 +273,25 @@ def _print_inspection(workdir: DemoWorkdir, standin: bool, source_id: str, demo:
 
 
 def _instance(workdir: DemoWorkdir):
+    """Dagster's instance in DIR/dagster_home: the storage the UI of the same DIR uses.
+
+    Its own config file beside dagster.yaml, without compute-log capture: that
+    capture points the process's stdout at a file while steps run, which would
+    hide the live display (and the run's structured event log is kept anyway).
+    """
     import dagster as dg
+    import yaml
 
-    from hubspot_assets_tests.harness.instance import instance_config, write_dagster_home
+    from hubspot_assets_tests.harness.instance import instance_config
 
-    if not (workdir.home / "dagster.yaml").exists():
-        write_dagster_home(workdir.home, instance_config(workdir.home))
-    return dg.DagsterInstance.from_config(str(workdir.home))
+    config = instance_config(workdir.home)
+    config["compute_logs"] = {"module": "dagster._core.storage.noop_compute_log_manager",
+                              "class": "NoOpComputeLogManager"}
+    workdir.home.mkdir(parents=True, exist_ok=True)
+    (workdir.home / HEADLESS_CONFIG).write_text(
+        "# Written by the headless demo (hubspot_assets_tests/harness/demo.py).\n"
+        + yaml.safe_dump(config, sort_keys=False))
+    return dg.DagsterInstance.from_config(str(workdir.home), config_filename=HEADLESS_CONFIG)
 
 
 def _stream_counter(source_id: str):
@@ -327,10 +340,14 @@ def _materialize(source_id: str, workdir: DemoWorkdir, verbose: bool = False) ->
         log_level = "DEBUG" if verbose else "CRITICAL"
         run_id = str(uuid.uuid4())
         client, count_stored = _stream_counter(source_id)
-        watcher = RunWatcher(instance, run_id, count_stored)
+        # Its own instance object: the run's one holds a lock around every event
+        # log access, and the run's writes would starve the display's reads.
+        watch_instance = _instance(workdir)
+        watcher = RunWatcher(watch_instance, run_id, count_stored)
         display = make_display(sys.stdout) if not verbose else None
         with ExitStack() as watching:
             watching.callback(client.close)
+            watching.callback(watch_instance.dispose)
             if display is not None:
                 watching.enter_context(BackgroundWatch(watcher, display))
             result = job.execute_in_process(

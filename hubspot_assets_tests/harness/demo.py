@@ -282,9 +282,12 @@ def _instance(workdir: DemoWorkdir):
     import dagster as dg
     import yaml
 
-    from hubspot_assets_tests.harness.instance import instance_config
+    from hubspot_assets_tests.harness.instance import instance_config, write_dagster_home
 
     config = instance_config(workdir.home)
+    if not (workdir.home / "dagster.yaml").exists():
+        # For the UI and the dagster CLI on this DIR (DAGSTER_HOME): the same storage.
+        write_dagster_home(workdir.home, config)
     config["compute_logs"] = {"module": "dagster._core.storage.noop_compute_log_manager",
                               "class": "NoOpComputeLogManager"}
     workdir.home.mkdir(parents=True, exist_ok=True)

@@ -53,6 +53,15 @@ class _Demo:
             assert time.monotonic() < deadline, f"runs of {partition}: {runs}\n{self.output()}"
             time.sleep(2)
 
+    def wait_history(self, run_id: str, timeout: float = 180) -> None:
+        uri = next(line.split()[1] for line in self.output().splitlines()
+                   if line.startswith("MongoDB:"))
+        deadline = time.monotonic() + timeout
+        with pymongo.MongoClient(uri, serverSelectionTimeoutMS=5000) as client:
+            while not client.hubspot.job_history.count_documents({"run_id": run_id}):
+                assert time.monotonic() < deadline, f"no job_history for {run_id}"
+                time.sleep(2)
+
     def stop(self) -> None:
         # SIGTERM to the demo alone: it stops Dagster and the stand-in (last snapshot) itself.
         self.process.send_signal(signal.SIGTERM)
@@ -71,6 +80,7 @@ def test_ui_demo_keeps_state_and_reads_tokens_from_dotenv(tmp_path):
         first.wait_ready()
         [run] = first.wait_runs("demo", 1)  # started by the sources sensor
         assert run["status"] == "SUCCESS", first.graphql.run_failure_messages(run["runId"])
+        first.wait_history(run["runId"])
         sandbox_url = next(line.split()[2] for line in first.output().splitlines()
                            if line.startswith("HubSpot sandbox:"))
     finally:
@@ -92,6 +102,7 @@ def test_ui_demo_keeps_state_and_reads_tokens_from_dotenv(tmp_path):
             second.graphql.run_failure_messages(second_run["runId"])
         kept = {r["runId"] for r in second.graphql.runs(tags={"dagster/partition": "demo"})}
         assert run["runId"] in kept  # the first session's run history
+        second.wait_history(second_run["runId"])  # the run status sensor's next tick
     finally:
         second.stop()
     assert "HUBSPOT_TOKEN_SECOND" in sources.read_text()  # the edit was kept

@@ -244,7 +244,8 @@ def run_headless(args: argparse.Namespace) -> int:
         os.environ["MONGODB_URI"] = uri
         os.environ.setdefault("MONGODB_DATABASE", MONGODB_DATABASE)
         os.environ.setdefault("HUBSPOT_LIMITER_DIR", str(workdir.limiter))
-        code = _materialize(source_id, workdir, verbose=args.verbose)
+        code = _materialize(source_id, workdir, verbose=args.verbose,
+                            standin_gone=standin is not None and not workdir.kept)
         args.keep_workdir = code != 0
         if standin is not None:
             standin.stop()  # writes its last snapshot
@@ -308,7 +309,8 @@ def _stream_counter(source_id: str):
     return client, collection.estimated_document_count
 
 
-def _materialize(source_id: str, workdir: DemoWorkdir, verbose: bool = False) -> int:
+def _materialize(source_id: str, workdir: DemoWorkdir, verbose: bool = False,
+                 standin_gone: bool = False) -> int:
     import warnings
 
     import dagster as dg
@@ -372,8 +374,11 @@ def _materialize(source_id: str, workdir: DemoWorkdir, verbose: bool = False) ->
         print(f"asset checks: {len(checks) - len(failed)} passed"
               + (f", {len(failed)} warned: {', '.join(failed)}" if failed else ""))
         outcome = "succeeded" if result.success else "FAILED"
+        where = os.environ["MONGODB_URI"]
+        if standin_gone:
+            where += ": the stand-in and its data end with this command; --workdir keeps them"
         print(f"\nsource {source_id}: run {result.run_id} {outcome} in "
-              f"{time.monotonic() - started:.1f}s (MongoDB: {os.environ['MONGODB_URI']})")
+              f"{time.monotonic() - started:.1f}s (MongoDB: {where})")
         return 0 if result.success else 1
     finally:
         instance.dispose()

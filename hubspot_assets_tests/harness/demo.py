@@ -1,9 +1,9 @@
 """The demo: a local HubSpot sandbox copied into MongoDB by Dagster.
 
-    python -m hubspot_assets_tests.harness.demo                 # serve the Dagster UI (Ctrl-C stops all)
-    python -m hubspot_assets_tests.harness.demo --headless      # sync the demo source in-process
-    python -m hubspot_assets_tests.harness.demo --workdir DIR   # keep run history, sources, data in DIR
-    python -m hubspot_assets_tests.harness.demo --headless --source ID   # a source of $HUBSPOT_SOURCES_FILE
+    python -m hubspot_assets_tests.harness.demo                # the Dagster UI (Ctrl-C stops all)
+    python -m hubspot_assets_tests.harness.demo --headless     # one sync in-process, a summary
+    python -m hubspot_assets_tests.harness.demo --workdir DIR  # history, sources, data kept in DIR
+    python -m hubspot_assets_tests.harness.demo --headless --source ID  # from $HUBSPOT_SOURCES_FILE
 
 Without `--source`, the demo starts a sandbox holding one HubSpot account
 (`--contacts N` for a larger one) and registers it as source `demo`. Without

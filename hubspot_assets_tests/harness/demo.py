@@ -209,11 +209,11 @@ MongoDB:           {mongodb_uri}   (database {MONGODB_DATABASE}, source_{DEMO_SO
 {_sources_help(workdir, headless=False)}
 
 What to click:
-  1. Catalog -> group hubspot -> Lineage ({url}/locations/hubspot_assets/asset-groups/hubspot):
-     the stages and their lineage.
+  1. Catalog -> group hubspot, Lineage tab
+     ({url}/locations/hubspot_assets/asset-groups/hubspot): the stages and their lineage.
   2. {sync}:
      watch it under Runs ({url}/runs); a run's log shows each stage's progress.
-  3. To sync again: in the Lineage view, Materialize all -> partition '{DEMO_SOURCE_ID}'
+  3. To sync again: on that page, "Materialize all..." -> partition '{DEMO_SOURCE_ID}'
      (or "Launch backfill" over several partitions); Automation lists the sensor and schedules.
   4. Click an asset for its metadata: records, API calls, 429s, errors, per-type tables.
 Logs: {workdir.logs}      {kept}

@@ -66,6 +66,15 @@ READ_ONLY_COMMANDS = frozenset({
 })
 
 
+def _reads_only(name: str, command: dict[str, Any]) -> bool:
+    """An aggregate without $merge/$out changes nothing (a freshness check's, say)."""
+    if name.lower() != "aggregate":
+        return False
+    pipeline = command.get("pipeline") or []
+    last = pipeline[-1] if pipeline and isinstance(pipeline[-1], dict) else {}
+    return not ({"$merge", "$out"} & set(last))
+
+
 class CommandError(Exception):
     """A command failure reported to the client as {ok: 0, code, errmsg}."""
 
@@ -143,7 +152,7 @@ class CommandExecutor:
         if handler is None:
             return CommandError(59, f"no such command: '{name}'").reply()
         with self.lock:
-            if name.lower() not in READ_ONLY_COMMANDS:
+            if name.lower() not in READ_ONLY_COMMANDS and not _reads_only(name, command):
                 self.writes += 1
             try:
                 reply = handler(db_name, command)

@@ -142,3 +142,20 @@ def test_a_damaged_snapshot_is_refused_by_name(tmp_path, damage):
     with pytest.raises(SnapshotError, match=str(path)) as error:
         MongoStandin(data_dir=tmp_path).start()
     assert "move it away" in str(error.value)
+
+
+def test_only_writes_make_a_snapshot_due():
+    standin = MongoStandin()
+    executor = standin.executor
+    executor.execute("demo", {"insert": "items", "documents": [{"_id": 1, "n": 1}]})
+    before = executor.writes
+    executor.execute("demo", {"find": "items", "filter": {}})
+    executor.execute("demo", {"aggregate": "items", "pipeline": [{"$match": {"n": 1}}],
+                              "cursor": {}})
+    executor.execute("demo", {"count": "items"})
+    assert executor.writes == before
+    executor.execute("demo", {"aggregate": "items", "cursor": {},
+                              "pipeline": [{"$match": {}}, {"$merge": {"into": "copy"}}]})
+    executor.execute("demo", {"update": "items", "updates": [{"q": {"_id": 1},
+                                                               "u": {"$set": {"n": 2}}}]})
+    assert executor.writes == before + 2

@@ -129,8 +129,8 @@ def _per_object(client: Any, refused: dict[str, BadRequest], starts: dict[str, i
             on_type.setdefault(name, []).append(event_type)
     # Every piece is declared before a placeholder is released: no unit looks done early.
     pieces = {(name, t): plan.piece(t) for name, ts in on_type.items() for t in ts}
-    for done in placeholders.values():
-        done()
+    for event_type in {t for ts in on_type.values() for t in ts}:
+        placeholders[event_type]()  # a type left out above stays pending: not advanced
     first = next(iter(sorted(refused.items())))[1]
     summary: dict[str, Any] = {
         "reason": first.problem, "status": first.status, "event_types": sorted(refused),
@@ -171,6 +171,12 @@ def _per_object(client: Any, refused: dict[str, BadRequest], starts: dict[str, i
         if not counts["failed"]:
             for event_type in event_types:
                 pieces[(name, event_type)]()
+        if not counts["objects"]:
+            for event_type in event_types:
+                if basis[event_type].startswith("stored"):  # its events are on this type
+                    report.note(event_type, f"HubSpot refuses account-wide reads and no {name} "
+                                "are stored to read its events over (is the type left out of "
+                                "the sync?)", status=refused[event_type].status)
         summary["object_types"][name] = counts
         for key, value in (("calls", counts["calls"]), ("objects_read", counts["objects"]),
                            ("events", counts["events"])):

@@ -128,3 +128,24 @@ def test_without_stored_objects_or_for_other_400s_a_refusal_is_an_error():
     assert list(event_records(client, ["e_visited_page"], report, max_workers=1,
                               plan=plan)) == []
     assert report.metadata()["units_failed"] == 1 and plan.incomplete() == ["e_visited_page"]
+
+
+def test_a_type_on_an_object_the_fallback_cannot_name_is_noted_and_not_advanced():
+    types = ["e_visited_page", "pe1_pet_fed"]
+    client = FakeClient(refuse=set(types))
+    report, plan = StageReport("events", "acme"), incremental_plan(types)
+    list(event_records(client, types, report, max_workers=2, plan=plan,
+                       stored=stored({"e_visited_page": "contact", "pe1_pet_fed": "2-4711"})))
+    assert plan.incomplete() == ["pe1_pet_fed"] and plan.completed() == ["e_visited_page"]
+    [note] = [e for e in report.metadata()["error_details"] if e.get("skipped")]
+    assert note["unit"] == "pe1_pet_fed" and "'2-4711'" in note["message"]
+
+
+def test_no_stored_objects_of_the_type_an_event_type_is_on_is_noted():
+    client, report = FakeClient(refuse={"e_visited_page"}), StageReport("events", "acme")
+    none = StoredObjects(ids=lambda t: iter(()), object_type_of=lambda e: "contact")
+    assert list(event_records(client, ["e_visited_page"], report, max_workers=1,
+                              plan=incremental_plan(["e_visited_page"]), stored=none)) == []
+    [note] = report.metadata()["error_details"]
+    assert note["skipped"] and "no contacts are stored" in note["message"]
+    assert report.metadata()["events_fallback"]["objects_read"] == 0

@@ -128,8 +128,10 @@ def _per_object(client: Any, refused: dict[str, BadRequest], starts: dict[str, i
         for name in targets:
             on_type.setdefault(name, []).append(event_type)
     # Every piece is declared before a placeholder is released: no unit looks done early.
-    pieces = {(name, t): plan.piece(t) for name, ts in on_type.items() for t in ts}
-    for event_type in {t for ts in on_type.values() for t in ts}:
+    pieces = {t: plan.piece(t) for t in sorted({t for ts in on_type.values() for t in ts})}
+    objects_read = dict.fromkeys(pieces, 0)
+    failed: set[str] = set()
+    for event_type in pieces:
         placeholders[event_type]()  # a type left out above stays pending: not advanced
     first = next(iter(sorted(refused.items())))[1]
     summary: dict[str, Any] = {
@@ -168,19 +170,24 @@ def _per_object(client: Any, refused: dict[str, BadRequest], starts: dict[str, i
         counts["calls"] = client.stats.total_calls - calls_before
         if occurred_after is not None:
             counts["occurred_after"] = iso(occurred_after)
-        if not counts["failed"]:
-            for event_type in event_types:
-                pieces[(name, event_type)]()
-        if not counts["objects"]:
-            for event_type in event_types:
-                if basis[event_type].startswith("stored"):  # its events are on this type
-                    report.note(event_type, f"HubSpot refuses account-wide reads and no {name} "
-                                "are stored to read its events over (is the type left out of "
-                                "the sync?)", status=refused[event_type].status)
+        for event_type in event_types:
+            objects_read[event_type] += counts["objects"]
+            if counts["failed"]:
+                failed.add(event_type)
         summary["object_types"][name] = counts
         for key, value in (("calls", counts["calls"]), ("objects_read", counts["objects"]),
                            ("events", counts["events"])):
             summary[key] += value
+    for event_type, done in pieces.items():
+        if objects_read[event_type] and event_type not in failed:
+            done()
+        elif not objects_read[event_type]:
+            # Nothing stored to read over (objects not consolidated yet, or the type left
+            # out of the sync): not advanced, so a later run reads its whole history.
+            report.note(event_type, "HubSpot refuses account-wide reads and no object of "
+                        f"{', '.join(sorted(n for n, ts in on_type.items() if event_type in ts))}"
+                        " is stored to read its events over; it is read again next run",
+                        status=refused[event_type].status)
     report.detail("events_fallback", summary)
     report.count("fallback_calls", summary["calls"])
     report.count("fallback_objects", summary["objects_read"])

@@ -144,8 +144,11 @@ def test_a_type_on_an_object_the_fallback_cannot_name_is_noted_and_not_advanced(
 def test_no_stored_objects_of_the_type_an_event_type_is_on_is_noted():
     client, report = FakeClient(refuse={"e_visited_page"}), StageReport("events", "acme")
     none = StoredObjects(ids=lambda t: iter(()), object_type_of=lambda e: "contact")
+    plan = incremental_plan(["e_visited_page"])
     assert list(event_records(client, ["e_visited_page"], report, max_workers=1,
-                              plan=incremental_plan(["e_visited_page"]), stored=none)) == []
+                              plan=plan, stored=none)) == []
     [note] = report.metadata()["error_details"]
-    assert note["skipped"] and "no contacts are stored" in note["message"]
+    assert note["skipped"] and "no object of contacts is stored" in note["message"]
     assert report.metadata()["events_fallback"]["objects_read"] == 0
+    # Not advanced: once objects are stored, a later run reads the type's whole history.
+    assert plan.incomplete() == ["e_visited_page"]

@@ -137,8 +137,8 @@ def _per_object(client: Any, refused: dict[str, BadRequest], starts: dict[str, i
     summary: dict[str, Any] = {
         "reason": first.problem, "status": first.status, "event_types": sorted(refused),
         "basis": basis, "object_types": {}, "calls": 0, "objects_read": 0, "events": 0}
+    wanted = set(refused)  # the other types' events were read account-wide
     for name, event_types in sorted(on_type.items()):
-        wanted = set(refused)
         after = [starts[t] for t in event_types]
         occurred_after = None if None in after else min(after)  # type: ignore[type-var]
         counts = {"event_types": event_types, "objects": 0, "events": 0, "failed": 0}

@@ -24,7 +24,14 @@ DEFAULT_TIER = "professional"
 _LIMIT_KEYS = {"ten_second", "daily", "search_per_second", "window_seconds",
                "search_window_seconds"}
 _WINDOW_KEYS = {"window_seconds", "search_window_seconds"}  # may be fractional
-_ENTRY_KEYS = {"id", "token_env", "base_url", "tier", "limits", "include", "exclude"}
+_ENTRY_KEYS = {"id", "token_env", "base_url", "tier", "limits", "include", "exclude",
+               "events_lookback_hours"}
+#: How far before its watermark an incremental events read starts: an event sent
+#: up to this late (its occurredAt that far in the past when it appears) is still
+#: fetched. A day by default; `events_lookback_hours` per source or for the file.
+DEFAULT_EVENTS_LOOKBACK_HOURS = 24.0
+#: Beyond HubSpot's ~90-day retention a lookback buys nothing a full sync does not.
+MAX_EVENTS_LOOKBACK_HOURS = 90 * 24.0
 
 
 class RegistryError(ValueError):
@@ -45,6 +52,7 @@ class Source:
     base_url: str | None = None
     include: frozenset[str] = frozenset()
     exclude: frozenset[str] = frozenset()
+    events_lookback_hours: float = DEFAULT_EVENTS_LOOKBACK_HOURS
 
     def wants(self, object_type: str, *aliases: str) -> bool:
         """Whether the include/exclude lists let this object type through."""
@@ -117,6 +125,7 @@ def load_registry(path: str | os.PathLike[str]) -> Registry:
         )
     sources: dict[str, Source] = {}
     problems: dict[str, str] = {}
+    lookback = _parse_lookback(document, f"{path}: events_lookback_hours")
     for index, entry in enumerate(entries):
         label = entry.get("id") if isinstance(entry, dict) else None
         label = label if isinstance(label, str) and label else f"#{index + 1}"
@@ -125,7 +134,7 @@ def load_registry(path: str | os.PathLike[str]) -> Registry:
             sources.pop(label, None)
             continue
         try:
-            sources[label] = parse_source(entry)
+            sources[label] = parse_source(entry, events_lookback_hours=lookback)
         except RegistryError as exc:
             problems[label] = str(exc)
     run_new_sources = document.get("run_new_sources", True)
@@ -134,8 +143,9 @@ def load_registry(path: str | os.PathLike[str]) -> Registry:
     return Registry(path=path, sources=sources, problems=problems, run_new_sources=run_new_sources)
 
 
-def parse_source(entry: Any) -> Source:
-    """Validate one registry entry."""
+def parse_source(entry: Any, *,
+                 events_lookback_hours: float = DEFAULT_EVENTS_LOOKBACK_HOURS) -> Source:
+    """Validate one registry entry (``events_lookback_hours``: the file's default)."""
     if not isinstance(entry, dict):
         raise RegistryError("an entry must be a mapping with at least 'id' and 'token_env'.")
     unknown = set(entry) - _ENTRY_KEYS
@@ -164,7 +174,21 @@ def parse_source(entry: Any) -> Source:
         base_url=_parse_base_url(entry.get("base_url")),
         include=include,
         exclude=exclude,
+        events_lookback_hours=_parse_lookback(entry, "events_lookback_hours",
+                                              events_lookback_hours),
     )
+
+
+def _parse_lookback(mapping: dict[str, Any], what: str,
+                    default: float = DEFAULT_EVENTS_LOOKBACK_HOURS) -> float:
+    value = mapping.get("events_lookback_hours", default)
+    if (isinstance(value, bool) or not isinstance(value, (int, float))
+            or not 0 <= value <= MAX_EVENTS_LOOKBACK_HOURS):
+        raise RegistryError(
+            f"{what} must be a number of hours from 0 to {MAX_EVENTS_LOOKBACK_HOURS:g} (how late "
+            f"an event may be sent and still be fetched; default "
+            f"{DEFAULT_EVENTS_LOOKBACK_HOURS:g}), not {value!r}.")
+    return float(value)
 
 
 def _parse_base_url(base_url: Any) -> str | None:

@@ -7,16 +7,20 @@ a minute ago says nothing about another whose token was revoked last week. So
 each consolidated asset gets a partitioned asset check, `fresh`, judged per
 source from that partition's latest materialization, and a sensor re-judges
 every source on a short interval and records the verdict (a runless check
-evaluation) whenever it changes: a source whose syncs keep failing turns red
+evaluation) whenever it differs from the one shown: a source whose syncs keep failing turns red
 in the UI without any run. The check also runs inside every sync run (the jobs
 select the checks of their assets) and from the UI's "Execute".
 """
 
-import json
 import os
 from datetime import datetime
 
 import dagster as dg
+
+# The check history's partition filter and statuses (the storage method is public,
+# these types are not re-exported by `dagster`).
+from dagster._core.event_api import PartitionKeyFilter
+from dagster._core.storage.asset_check_execution_record import AssetCheckExecutionRecordStatus
 
 from hubspot_assets.cadence import Freshness, judge_freshness
 from hubspot_assets.defs.assets import CONSOLIDATION_ASSETS
@@ -88,34 +92,53 @@ def freshness_check(asset: dg.AssetsDefinition) -> dg.AssetChecksDefinition:
 FRESHNESS_CHECKS = [freshness_check(asset) for asset in CONSOLIDATION_ASSETS]
 
 
+def _shows(instance: dg.DagsterInstance, check_key: dg.AssetCheckKey, source_id: str,
+           passed: bool) -> bool:
+    """Whether the UI already shows this verdict for the partition (or a run is about to).
+
+    Compared with the stored latest execution, not a sensor cursor: a sync run
+    that fails plans the check and never evaluates it, which would hide the
+    verdict recorded before it.
+    """
+    latest = instance.event_log_storage.get_asset_check_execution_history(
+        check_key, limit=1, partition_filter=PartitionKeyFilter(key=source_id))
+    if not latest:
+        return False
+    record = latest[0]
+    if record.status == AssetCheckExecutionRecordStatus.PLANNED:
+        # Planned by a run: the run evaluates it, unless it ended without doing so.
+        run = instance.get_run_by_id(record.run_id)
+        return run is not None and not run.is_finished
+    return record.status == (AssetCheckExecutionRecordStatus.SUCCEEDED if passed
+                             else AssetCheckExecutionRecordStatus.FAILED)
+
+
 @dg.sensor(
     name="hubspot_freshness_sensor",
     minimum_interval_seconds=sensor_interval(),
     default_status=dg.DefaultSensorStatus.RUNNING,
     description="Re-judges the `fresh` check of every source's consolidated assets and "
-    "records the verdict whenever it changes (no run needed), so a source whose syncs fail "
-    "shows as failing once its allowed lag has passed.",
+    "records the verdict whenever it differs from the one shown (no run needed), so a source "
+    "whose syncs fail shows as failing once its allowed lag has passed.",
 )
 def hubspot_freshness_sensor(context: dg.SensorEvaluationContext, hubspot: HubSpotResource):
-    """Record each source's freshness verdict when it differs from the last one recorded."""
+    """Record each source's freshness verdict when it differs from the one shown."""
     try:
         registry = hubspot.registry()
     except RegistryError as exc:
         return dg.SkipReason(str(exc))
-    previous = json.loads(context.cursor) if context.cursor else {}
     partitions = set(context.instance.get_dynamic_partitions(source_partitions.name))
-    now, verdicts, events = utcnow(), {}, []
+    now, events = utcnow(), []
     for source_id in sorted(partitions & set(registry.sources)):
         source = registry.sources[source_id]
         if source.schedule.allowed_lag() is None:
             continue  # nothing to judge against; the check says so when executed
         for asset in CONSOLIDATION_ASSETS:
             verdict, metadata = judge(context.instance, asset.key, source, now)
-            key = f"{source_id}|{asset.key.to_user_string()}"
-            verdicts[key] = verdict.passed
-            if previous.get(key) != verdict.passed:
+            check_key = dg.AssetCheckKey(asset.key, CHECK_NAME)
+            if not _shows(context.instance, check_key, source_id, verdict.passed):
                 events.append(dg.AssetCheckEvaluation(
                     asset_key=asset.key, check_name=CHECK_NAME, passed=verdict.passed,
                     severity=SEVERITY, description=verdict.description,
                     metadata=metadata, partition=source_id))
-    return dg.SensorResult(asset_events=events, cursor=json.dumps(verdicts, sort_keys=True))
+    return dg.SensorResult(asset_events=events)

@@ -123,7 +123,8 @@ def test_the_default_status_is_running_and_settable():
         default_status({"HUBSPOT_SCHEDULE_DEFAULT_STATUS": "paused"})
 
 
-def test_freshness_sensor_judges_each_source_and_records_changes_only(instance, hubspot):
+def test_freshness_sensor_judges_each_source_and_records_changes_only(instance, hubspot,
+                                                                     monkeypatch):
     for asset in (consolidated_objects, consolidated_relationships):
         instance.report_runless_asset_event(dg.AssetMaterialization(asset.key, partition="alpha"))
     context = dg.build_sensor_context(instance=instance, resources={"hubspot": hubspot})
@@ -137,7 +138,17 @@ def test_freshness_sensor_judges_each_source_and_records_changes_only(instance, 
         assert not stale.passed and stale.check_name == CHECK_NAME
         assert stale.severity == dg.AssetCheckSeverity.ERROR
         assert "no successful sync yet" in stale.description
-    # Same verdicts on the next evaluation: nothing new is recorded.
-    context = dg.build_sensor_context(instance=instance, resources={"hubspot": hubspot},
-                                      cursor=result.cursor)
+    # Stored as the daemon stores them: the next evaluation has nothing new to record.
+    for event in result.asset_events:
+        instance.report_runless_asset_event(event)
+    context = dg.build_sensor_context(instance=instance, resources={"hubspot": hubspot})
     assert hubspot_freshness_sensor(context).asset_events == []
+    # Ten minutes on, alpha's last good sync is older than its allowed 2 minutes (twice
+    # the every-minute gap): its verdicts turn to failed; beta's stay failed, unrecorded.
+    later = utcnow() + timedelta(minutes=10)
+    monkeypatch.setattr("hubspot_assets.defs.freshness.utcnow", lambda: later)
+    context = dg.build_sensor_context(instance=instance, resources={"hubspot": hubspot})
+    aged = hubspot_freshness_sensor(context).asset_events
+    assert {(e.partition, e.passed) for e in aged} == {("alpha", False)} and len(aged) == 2
+    assert "older than the allowed 2m" in aged[0].description
+    assert aged[0].metadata["allowed_lag_minutes"].value == 2.0

@@ -64,7 +64,9 @@ def _is_sync(record: dg.RunRecord) -> bool:
     run = record.dagster_run
     if run.job_name in SYNC_JOBS:
         return True
-    return run.asset_selection is None or consolidated_objects.key in run.asset_selection
+    if run.asset_selection is None:  # a whole job, unless it only executes checks
+        return run.asset_check_selection is None
+    return consolidated_objects.key in run.asset_selection
 
 
 def _latest_runs(instance: dg.DagsterInstance, source_id: str
@@ -118,8 +120,8 @@ def due_requests(instance: dg.DagsterInstance, sources: list[Source], now: datet
     default_status=default_status(),
     description="Every minute, requests a hubspot_sync run for each source whose registry "
     "cadence (schedule.sync, schedule.full_resync) is due: incremental, or in full "
-    "(full_refresh) when the full re-sync is due. Never two syncs of one source at once; "
-    "a missed tick costs one catch-up run. See docs/keeping-current.md.",
+    "(full_refresh) when the full re-sync is due. Nothing for a source whose sync is queued "
+    "or running; a missed tick costs one catch-up run. See docs/keeping-current.md.",
 )
 def hubspot_sync_schedule(context: dg.ScheduleEvaluationContext, hubspot: HubSpotResource):
     """Request the runs of the sources due at this tick."""

@@ -97,12 +97,17 @@ def test_a_run_after_the_occurrence_serves_it_and_a_run_under_way_blocks(instanc
     assert sorted(r.partition_key for r in later.run_requests) == ["alpha", "weekly"]
 
 
-def test_a_single_stage_run_does_not_count_as_a_sync(instance, hubspot):
+def test_a_single_stage_or_check_run_does_not_count_as_a_sync(instance, hubspot):
     run = dg.DagsterRun(job_name="__ASSET_JOB", run_id=str(uuid.uuid4()),
                         status=dg.DagsterRunStatus.SUCCESS,
                         asset_selection=frozenset({dg.AssetKey("event_types")}),
                         tags={"dagster/partition": "alpha"})
     instance.add_run(run)
+    checks_only = dg.DagsterRun(
+        job_name="__ASSET_JOB", run_id=str(uuid.uuid4()), status=dg.DagsterRunStatus.SUCCESS,
+        asset_check_selection=frozenset({dg.AssetCheckKey(consolidated_objects.key, CHECK_NAME)}),
+        tags={"dagster/partition": "alpha"})
+    instance.add_run(checks_only)
     # alpha has no sync run: due only when an occurrence falls in this tick's window.
     assert "alpha" in {r.partition_key for r in tick(instance, hubspot, minute()).run_requests}
 

@@ -20,6 +20,8 @@ from hubspot_assets.defs.resources import HubSpotResource
 from hubspot_assets.defs.schedules import default_status, hubspot_sync_schedule
 from hubspot_assets.timestamps import utcnow
 
+REPOSITORY = defs.get_repository_def()
+
 REGISTRY = """
 schedule: {sync: "* * * * *", full_resync: false}
 sources:
@@ -49,10 +51,16 @@ def hubspot(tmp_path):
 
 def tick(instance, hubspot, when):
     # The code location's own repository: partition keys are resolved as the daemon does.
-    context = dg.build_schedule_context(instance=instance, scheduled_execution_time=when,
-                                        resources={"hubspot": hubspot},
-                                        repository_def=defs.get_repository_def())
-    return hubspot_sync_schedule.evaluate_tick(context)
+    # Entered and left: the context's resources must not outlive the evaluation.
+    with dg.build_schedule_context(instance=instance, scheduled_execution_time=when,
+                                   resources={"hubspot": hubspot},
+                                   repository_def=REPOSITORY) as context:
+        return hubspot_sync_schedule.evaluate_tick(context)
+
+
+def judge(instance, hubspot):
+    with dg.build_sensor_context(instance=instance, resources={"hubspot": hubspot}) as context:
+        return hubspot_freshness_sensor(context)
 
 
 def add_run(instance, source_id, status=dg.DagsterRunStatus.SUCCESS, tags=None):
@@ -132,8 +140,7 @@ def test_freshness_sensor_judges_each_source_and_records_changes_only(instance, 
                                                                      monkeypatch):
     for asset in (consolidated_objects, consolidated_relationships):
         instance.report_runless_asset_event(dg.AssetMaterialization(asset.key, partition="alpha"))
-    context = dg.build_sensor_context(instance=instance, resources={"hubspot": hubspot})
-    result = hubspot_freshness_sensor(context)
+    result = judge(instance, hubspot)
     verdicts = {(e.partition, e.asset_key.to_user_string()): e for e in result.asset_events}
     # quiet has no cadence and no max_lag: nothing to judge.
     assert {p for p, _ in verdicts} == {"alpha", "beta"}
@@ -146,14 +153,12 @@ def test_freshness_sensor_judges_each_source_and_records_changes_only(instance, 
     # Stored as the daemon stores them: the next evaluation has nothing new to record.
     for event in result.asset_events:
         instance.report_runless_asset_event(event)
-    context = dg.build_sensor_context(instance=instance, resources={"hubspot": hubspot})
-    assert hubspot_freshness_sensor(context).asset_events == []
+    assert judge(instance, hubspot).asset_events == []
     # Ten minutes on, alpha's last good sync is older than its allowed 2 minutes (twice
     # the every-minute gap): its verdicts turn to failed; beta's stay failed, unrecorded.
     later = utcnow() + timedelta(minutes=10)
     monkeypatch.setattr("hubspot_assets.defs.freshness.utcnow", lambda: later)
-    context = dg.build_sensor_context(instance=instance, resources={"hubspot": hubspot})
-    aged = hubspot_freshness_sensor(context).asset_events
+    aged = judge(instance, hubspot).asset_events
     assert {(e.partition, e.passed) for e in aged} == {("alpha", False)} and len(aged) == 2
     assert "older than the allowed 2m" in aged[0].description
     assert aged[0].metadata["allowed_lag_minutes"].value == 2.0

@@ -125,8 +125,11 @@ def test_the_daemon_launches_scheduled_runs_for_two_sources_on_its_own(stack):
         assert run["tags"]["hubspot/mode"] == "incremental"
         assert run["tags"]["dagster/schedule_name"] == SCHEDULE
         assert run["tags"]["dagster/run_key"].startswith(f"incremental:{source_id}:")
-    # One run per source and occurrence: no run key was launched twice.
+    # One run per source and occurrence: no run key was launched twice; and nothing but
+    # the schedule launched a run of these sources.
     for source_id in ACCOUNTS:
+        every_run = stack.graphql.runs({"dagster/partition": source_id})
+        assert {r["tags"].get("hubspot/trigger") for r in every_run} == {"schedule"}
         keys = [r["tags"]["dagster/run_key"] for r in scheduled_runs(stack, source_id)]
         assert len(keys) == len(set(keys)), keys
 

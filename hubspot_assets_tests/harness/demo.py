@@ -33,6 +33,10 @@ from hubspot_assets_tests.harness.workdir import DemoWorkdir, account_sizes
 
 DEMO_SOURCE_ID = "demo"
 HEADLESS_CONFIG = "dagster-headless.yaml"
+#: The demo registry's cadence: hubspot_sync_schedule runs an incremental sync every 5 minutes.
+DEMO_SCHEDULE = {"sync": "*/5 * * * *"}
+#: While the UI runs, the sandbox account changes this often, as a live account would.
+ADVANCE_SECONDS = 300.0
 MONGODB_DATABASE = "hubspot"
 
 
@@ -95,20 +99,29 @@ def _start_sandbox(args: argparse.Namespace, workdir: DemoWorkdir,
         sandbox.advance(DEMO_PORTAL_ID, now_ms=step["now"])
     if workdir.resumed:
         # Time has passed since the last session: the account changed a little.
-        summary = sandbox.advance(DEMO_PORTAL_ID)
-        workdir.state.steps.append({"now": summary["now"]})
-        changed = sum(len(v) for key in ("updated", "archived", "created")
-                      for v in summary[key].values())
-        print(f"the sandbox account changed since the last session: {changed} records "
-              "updated, archived or created (an incremental sync picks them up)")
+        _advance(sandbox, workdir, "since the last session")
     workdir.state.sessions += 1
     if workdir.kept:
         workdir.save_state()
     return sandbox
 
 
+def _advance(sandbox: SandboxService, workdir: DemoWorkdir, when: str) -> None:
+    """One change step of the demo account, recorded so that the next start replays it."""
+    from hubspot_assets_tests.sandbox import DEMO_PORTAL_ID
+
+    summary = sandbox.advance(DEMO_PORTAL_ID)
+    workdir.state.steps.append({"now": summary["now"]})
+    if workdir.kept:
+        workdir.save_state()
+    changed = sum(len(v) for key in ("updated", "archived", "created")
+                  for v in summary[key].values())
+    print(f"the sandbox account changed {when}: {changed} records updated, archived or "
+          "created (an incremental sync picks them up)", flush=True)
+
+
 def _register_demo_source(workdir: DemoWorkdir, sandbox: SandboxService) -> None:
-    if workdir.write_sources_once(demo_source(sandbox.url)):
+    if workdir.write_sources_once(demo_source(sandbox.url), schedule=DEMO_SCHEDULE):
         return
     print(f"keeping {workdir.sources_file} as it is (the demo never rewrites it)")
 
@@ -173,12 +186,18 @@ def serve(args: argparse.Namespace) -> int:
             postgres_database=postgres_database,
             # The token comes from DIR/.env, which `dagster dev` loads: as a user would add one.
             tokens_in_env=False,
+            # hubspot_sync_schedule keeps the demo current (used if sources.yaml is new).
+            schedule=DEMO_SCHEDULE,
         )
         print("starting MongoDB and Dagster (about 20 s) ...", flush=True)
         stack = cleanup.enter_context(LocalStack(settings))
         _print_instructions(stack.url, sandbox.url, stack.mongodb_uri, workdir)
+        advanced = time.monotonic()
         while all(p.alive() for p in stack.processes) and sandbox.process.alive():
             time.sleep(1)
+            if time.monotonic() - advanced >= ADVANCE_SECONDS:
+                advanced = time.monotonic()
+                _advance(sandbox, workdir, time.strftime("at %H:%M:%S"))
         print("a demo process exited unexpectedly:\n" + stack.diagnostics(), file=sys.stderr)
         args.keep_workdir = True  # its logs explain why
         return 1

@@ -95,11 +95,11 @@ class DemoWorkdir:
             self.state.sandbox_port = free_port()
         return self.state.contacts
 
-    def write_sources_once(self, source: LocalSource) -> bool:
+    def write_sources_once(self, source: LocalSource, schedule: dict | None = None) -> bool:
         """Writes sources.yaml and .env unless they exist; True when written now."""
         if self.sources_file.exists():
             return False
-        write_sources_file(self.sources_file, [source], run_new_sources=True)
+        write_sources_file(self.sources_file, [source], run_new_sources=True, schedule=schedule)
         if not self.env_file.exists():
             self.env_file.write_text(
                 "# Token variables, one NAME=value a line (Dagster loads this file from the\n"

@@ -36,6 +36,11 @@ class AccountSpec:
     `hs_lastmodifieddate` millisecond (None: 10,500 when contacts >= 21,000).
     `big_company_contacts`: contacts all associated to the first company
     (None: 1,200 when contacts >= 2,400).
+    `removals`: each `advance` also merges records (contacts, companies, deals,
+    tickets), deletes some permanently, restores archived ones and drops
+    archived records older than `archive_retention_days` (HubSpot keeps
+    deleted records 90 days; tests shrink it to age the archive quickly).
+    Off by default, so existing scenarios keep their exact changes.
     """
 
     portal_id: int
@@ -47,6 +52,8 @@ class AccountSpec:
     bulk_import: int | None = None
     big_company_contacts: int | None = None
     extra_tokens: tuple[str, ...] = ()  # more apps (tokens) on the same account
+    removals: bool = False
+    archive_retention_days: float = 90.0
 
     def __post_init__(self):
         object.__setattr__(self, "denied_types", frozenset(self.denied_types))

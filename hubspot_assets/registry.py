@@ -24,7 +24,11 @@ DEFAULT_TIER = "professional"
 _LIMIT_KEYS = {"ten_second", "daily", "search_per_second", "window_seconds",
                "search_window_seconds"}
 _WINDOW_KEYS = {"window_seconds", "search_window_seconds"}  # may be fractional
-_ENTRY_KEYS = {"id", "token_env", "base_url", "tier", "limits", "include", "exclude"}
+_ENTRY_KEYS = {"id", "token_env", "base_url", "tier", "limits", "include", "exclude",
+               "reconcile_every_hours"}
+#: Incremental runs list every id for reconciliation once this many hours have passed.
+DEFAULT_RECONCILE_EVERY_HOURS = 24.0
+_HOUR_MS = 3_600_000
 
 
 class RegistryError(ValueError):
@@ -45,6 +49,8 @@ class Source:
     base_url: str | None = None
     include: frozenset[str] = frozenset()
     exclude: frozenset[str] = frozenset()
+    # Reconciliation cadence of incremental runs (0: every run; None: full syncs only).
+    reconcile_every_ms: int | None = int(DEFAULT_RECONCILE_EVERY_HOURS * _HOUR_MS)
 
     def wants(self, object_type: str, *aliases: str) -> bool:
         """Whether the include/exclude lists let this object type through."""
@@ -117,6 +123,8 @@ def load_registry(path: str | os.PathLike[str]) -> Registry:
         )
     sources: dict[str, Source] = {}
     problems: dict[str, str] = {}
+    default_reconcile = _parse_reconcile(
+        document.get("reconcile_every_hours", DEFAULT_RECONCILE_EVERY_HOURS), path)
     for index, entry in enumerate(entries):
         label = entry.get("id") if isinstance(entry, dict) else None
         label = label if isinstance(label, str) and label else f"#{index + 1}"
@@ -125,7 +133,7 @@ def load_registry(path: str | os.PathLike[str]) -> Registry:
             sources.pop(label, None)
             continue
         try:
-            sources[label] = parse_source(entry)
+            sources[label] = parse_source(entry, default_reconcile)
         except RegistryError as exc:
             problems[label] = str(exc)
     run_new_sources = document.get("run_new_sources", True)
@@ -134,8 +142,19 @@ def load_registry(path: str | os.PathLike[str]) -> Registry:
     return Registry(path=path, sources=sources, problems=problems, run_new_sources=run_new_sources)
 
 
-def parse_source(entry: Any) -> Source:
-    """Validate one registry entry."""
+def _parse_reconcile(value: Any, where: str) -> int | None:
+    """`reconcile_every_hours`: hours >= 0 (0: every run), or false (full syncs only)."""
+    if value is False:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value >= 0:
+        raise RegistryError(f"{where}: reconcile_every_hours must be a number of hours >= 0 "
+                            f"(0 lists every id on every run) or false (only on full syncs).")
+    return int(value * _HOUR_MS)
+
+
+def parse_source(entry: Any, default_reconcile_ms: int | None = int(
+        DEFAULT_RECONCILE_EVERY_HOURS * _HOUR_MS)) -> Source:
+    """Validate one registry entry (``default_reconcile_ms``: the registry-wide cadence)."""
     if not isinstance(entry, dict):
         raise RegistryError("an entry must be a mapping with at least 'id' and 'token_env'.")
     unknown = set(entry) - _ENTRY_KEYS
@@ -164,6 +183,9 @@ def parse_source(entry: Any) -> Source:
         base_url=_parse_base_url(entry.get("base_url")),
         include=include,
         exclude=exclude,
+        reconcile_every_ms=(_parse_reconcile(entry["reconcile_every_hours"],
+                                             "reconcile_every_hours")
+                            if "reconcile_every_hours" in entry else default_reconcile_ms),
     )
 
 

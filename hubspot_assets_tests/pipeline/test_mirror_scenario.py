@@ -66,3 +66,41 @@ def test_every_way_a_record_leaves_hubspot_reaches_mongodb(pipeline, sandbox_fac
     assert gone and all(g["gone_since"] for g in gone)
     for g in gone:
         assert truth.object_states(account, g["object_type"])[g["hubspot_id"]] == ("gone", None)
+
+
+def test_a_listing_that_fails_or_stops_early_marks_nothing(pipeline, sandbox_factory,
+                                                           monkeypatch):
+    server = sandbox_factory(sizes={"contacts": 200, "companies": 20, "deals": 20},
+                             events_per_type=2, removals=True)
+    pipeline.add_source("demo", token=DEMO_TOKEN, base_url=server.url, extra=EVERY_RUN)
+    synced(pipeline)
+    step = server.advance(DEMO_PORTAL_ID)
+    left = {g["id"] for g in step["merged"]["contacts"]} | set(step["deleted"]["contacts"])
+    assert left
+
+    listed = HubSpotClient.iter_object_ids
+
+    def stops_early(self, object_type, archived=False):
+        for n, hubspot_id in enumerate(listed(self, object_type, archived=archived)):
+            if object_type == "contacts" and n == 50:
+                raise ServerError("injected: the id listing failed midway", status=500)
+            yield hubspot_id
+
+    monkeypatch.setattr(HubSpotClient, "iter_object_ids", stops_early)
+    metadata = synced(pipeline)
+    objects = metadata["consolidated_objects"]
+    assert objects["reconciliation_skipped"] == {"contacts": "no complete live listing"}
+    assert "companies" in objects["reconciled_types"]
+    db = pymongo.MongoClient(pipeline.mongo_uri)[pipeline.database]
+    stored = {d["hubspot_id"]: d for d in db["source_demo_objects"].find(
+        {"object_type": "contacts", "hubspot_id": {"$in": sorted(left)}})}
+    # Deleted contacts stay as they were (merges are learned from the survivor).
+    assert all(stored[i]["deleted_reason"] in (None, "archived")
+               for i in step["deleted"]["contacts"])
+    assert db["source_demo_objects"].count_documents({"deleted_reason": "gone",
+                                                      "object_type": "contacts"}) == 0
+    assert metadata["object_records"]["reconciliation_incomplete"] == ["contacts"]
+
+    monkeypatch.setattr(HubSpotClient, "iter_object_ids", listed)
+    synced(pipeline)
+    assert_mirror(pipeline, server)

@@ -143,19 +143,7 @@ class SyncPlan:
                              fetch: Callable[[], Iterable[T]]) -> Callable[[], Iterator[T]]:
         """Like :meth:`track`, for ``unit``'s id listing: complete once ``fetch()``
         is exhausted without error, then committed as the unit's `reconciled` mark."""
-        with self._lock:
-            self._reconciling[unit] += 1
-        finished = False
-
-        def run() -> Iterator[T]:
-            nonlocal finished
-            yield from fetch()
-            with self._lock:
-                if not finished:
-                    finished = True
-                    self._reconciling[unit] -= 1
-
-        return run
+        return self._piece(self._reconciling, unit, fetch)
 
     def reconciled(self) -> tuple[list[str], list[str]]:
         """(units whose id listing completed this run, units whose listing did not)."""
@@ -175,8 +163,12 @@ class SyncPlan:
         exhausts ``fetch()`` without error (a unit may be fetched again after a
         failure, and may consist of several pieces, e.g. association batches).
         """
+        return self._piece(self._pending, unit, fetch)
+
+    def _piece(self, pending: Counter[str], unit: str,
+               fetch: Callable[[], Iterable[T]]) -> Callable[[], Iterator[T]]:
         with self._lock:
-            self._pending[unit] += 1
+            pending[unit] += 1
         finished = False
 
         def run() -> Iterator[T]:
@@ -185,7 +177,7 @@ class SyncPlan:
             with self._lock:
                 if not finished:
                     finished = True
-                    self._pending[unit] -= 1
+                    pending[unit] -= 1
 
         return run
 

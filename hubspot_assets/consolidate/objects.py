@@ -134,17 +134,18 @@ def fold(objects: Collection, documents: list[dict[str, Any]], source_id: str, r
     rows = newest_per_object(documents, source_id, run_id, now) if rows is None else rows
     if not rows:
         return Written()
-    stored = {d["_id"]: d["version"]
-              for d in objects.find({"_id": {"$in": list(rows)}}, {"version": 1})}
+    found = list(objects.find({"_id": {"$in": list(rows)}}, {"version": 1, "deleted_reason": 1}))
+    stored = {d["_id"]: d["version"] for d in found}
+    merged = {d["_id"] for d in found if d.get("deleted_reason") == MERGED}
     new = [key for key in rows if key not in stored]
     inserted = write(objects, [UpdateOne({"_id": key}, {"$setOnInsert": rows[key]}, upsert=True)
                                for key in new]).upserted_ids
     # Stored now (maybe by a concurrent run since the read) and older: the
     # condition keeps the replacement atomic, so a newer version always wins.
-    updates = [UpdateOne({"_id": key, "version": {"$lt": fields["version"]},
-                          "deleted_reason": {"$ne": MERGED}}, {"$set": fields})
+    updates = [UpdateOne({"_id": key, "version": {"$lt": fields["version"]}}, {"$set": fields})
                for key, fields in rows.items()
-               if key not in inserted and stored.get(key, "") < fields["version"]]
+               if key not in inserted and key not in merged
+               and stored.get(key, "") < fields["version"]]
     return Written(len(inserted), write(objects, updates).modified)
 
 

@@ -84,9 +84,13 @@ def mark_merged(objects: Collection, rows: dict[str, dict[str, Any]], source_id:
                 marks[key] = (fields["hubspot_id"], fields["object_type"], fields["version"])
     if not marks:
         return 0
-    stored = {d["_id"] for d in objects.find({"_id": {"$in": list(marks)}}, {"_id": 1})}
+    # Filters are plain `_id`s: one consolidation per source runs at a time.
+    stored = {d["_id"]: d.get("merged_version") or ""
+              for d in objects.find({"_id": {"$in": list(marks)}}, {"merged_version": 1})}
     operations = []
     for key, (survivor, object_type, version) in marks.items():
+        if key in stored and stored[key] >= version:
+            continue  # a newer survivor already said where it went
         state = {"deleted": True, "deleted_reason": MERGED, "merged_into": survivor,
                  "gone_since": None, "merged_version": version,
                  "consolidated_run": run_id, "consolidated_at": now}
@@ -98,9 +102,7 @@ def mark_merged(objects: Collection, rows: dict[str, dict[str, Any]], source_id:
                 "stream_id": None, "data_omitted": "merged before it was first synced"}},
                 upsert=True))
         else:
-            operations.append(UpdateOne(
-                {"_id": key, "$or": [{"merged_version": {"$exists": False}},
-                                     {"merged_version": {"$lt": version}}]}, {"$set": state}))
+            operations.append(UpdateOne({"_id": key}, {"$set": state}))
     written = write(objects, operations)
     return written.inserted + written.modified
 
@@ -122,7 +124,9 @@ def reconcile(db: Database, objects: Collection, source_id: str, run_id: str,
         return result
     evidence = stream.filter(kind=ID_LISTING)
     markers: dict[str, dict[str, dict[str, Any]]] = {}
-    for document in evidence.filter({"data.complete": True}, projection={"data": 1}):
+    # Top-level filters only (markers and chunks told apart by hubspot_id).
+    closing = [f"{listing}:complete" for listing in LISTINGS]
+    for document in evidence.filter({"hubspot_id": {"$in": closing}}, projection={"data": 1}):
         data = document.get("data") or {}
         markers.setdefault(data.get("objectType"), {})[data.get("listing")] = data
     for object_type in sorted(filter(None, markers)):
@@ -146,7 +150,9 @@ def _listed_ids(evidence: Any, object_type: str,
     """Every id the type's chunks hold, or why the chunks do not add up to the markers."""
     ids: set[str] = set()
     seen: dict[str, set[int]] = {listing: set() for listing in LISTINGS}
-    chunks = evidence.filter({"object_type": object_type, "data.complete": {"$ne": True}},
+    wanted = [f"{listing}:{n}" for listing in LISTINGS
+              for n in range(int(markers[listing].get("chunks") or 0))]
+    chunks = evidence.filter({"object_type": object_type, "hubspot_id": {"$in": wanted}},
                              projection={"data": 1})
     for document in chunks:
         data = document.get("data") or {}
@@ -170,8 +176,9 @@ def _judge(objects: Collection, object_type: str, ids: set[str], listed_from: in
     with cursor:
         for batch in batched(cursor):
             gone, revived = _decisions(batch, ids, bound)
+            # Unchanged since the read (the same version), or not judged at all.
             written = write(objects, [UpdateOne(
-                {"_id": d["_id"], "version": d["version"], "deleted_reason": d.get("deleted_reason")},
+                {"_id": d["_id"], "version": d["version"]},
                 {"$set": {"deleted": True, "deleted_reason": GONE, "gone_since": missed_at,
                           "consolidated_run": run_id, "consolidated_at": now}}) for d in gone])
             result.gone += written.modified

@@ -221,7 +221,11 @@ class Account:
         """Expiry, permanent deletes, restores and merges of one step (see AccountSpec).
 
         Only records that existed before this step leave, so a sync run after
-        every step has seen each record that later goes.
+        every step has seen each record that later goes. HubSpot keeps deleted
+        records restorable for 90 days; permanent (GDPR) deletes skip the recycle
+        bin (knowledge.hubspot.com/records/restore-deleted-records). A merge
+        (POST /crm/v3/objects/{type}/merge) leaves the survivor, whose
+        `hs_merged_object_ids` names the merged-away id.
         """
         for key in ("expired", "deleted", "restored", "merged"):
             summary[key] = {}

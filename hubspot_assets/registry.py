@@ -25,7 +25,13 @@ _LIMIT_KEYS = {"ten_second", "daily", "search_per_second", "window_seconds",
                "search_window_seconds"}
 _WINDOW_KEYS = {"window_seconds", "search_window_seconds"}  # may be fractional
 _ENTRY_KEYS = {"id", "token_env", "base_url", "tier", "limits", "include", "exclude",
-               "reconcile_every_hours"}
+               "events_lookback_hours", "reconcile_every_hours"}
+#: How far before its watermark an incremental events read starts: an event sent
+#: up to this late (its occurredAt that far in the past when it appears) is still
+#: fetched. A day by default; `events_lookback_hours` per source or for the file.
+DEFAULT_EVENTS_LOOKBACK_HOURS = 24.0
+#: Beyond HubSpot's ~90-day retention a lookback buys nothing a full sync does not.
+MAX_EVENTS_LOOKBACK_HOURS = 90 * 24.0
 #: Incremental runs list every id for reconciliation once this many hours have passed.
 DEFAULT_RECONCILE_EVERY_HOURS = 24.0
 _HOUR_MS = 3_600_000
@@ -49,6 +55,7 @@ class Source:
     base_url: str | None = None
     include: frozenset[str] = frozenset()
     exclude: frozenset[str] = frozenset()
+    events_lookback_hours: float = DEFAULT_EVENTS_LOOKBACK_HOURS
     # Reconciliation cadence of incremental runs (0: every run; None: full syncs only).
     reconcile_every_ms: int | None = int(DEFAULT_RECONCILE_EVERY_HOURS * _HOUR_MS)
 
@@ -123,6 +130,7 @@ def load_registry(path: str | os.PathLike[str]) -> Registry:
         )
     sources: dict[str, Source] = {}
     problems: dict[str, str] = {}
+    lookback = _parse_lookback(document, f"{path}: events_lookback_hours")
     default_reconcile = _parse_reconcile(
         document.get("reconcile_every_hours", DEFAULT_RECONCILE_EVERY_HOURS), path)
     for index, entry in enumerate(entries):
@@ -133,7 +141,8 @@ def load_registry(path: str | os.PathLike[str]) -> Registry:
             sources.pop(label, None)
             continue
         try:
-            sources[label] = parse_source(entry, default_reconcile)
+            sources[label] = parse_source(entry, events_lookback_hours=lookback,
+                                          reconcile_every_ms=default_reconcile)
         except RegistryError as exc:
             problems[label] = str(exc)
     run_new_sources = document.get("run_new_sources", True)
@@ -152,9 +161,12 @@ def _parse_reconcile(value: Any, where: str) -> int | None:
     return int(value * _HOUR_MS)
 
 
-def parse_source(entry: Any, default_reconcile_ms: int | None = int(
-        DEFAULT_RECONCILE_EVERY_HOURS * _HOUR_MS)) -> Source:
-    """Validate one registry entry (``default_reconcile_ms``: the registry-wide cadence)."""
+def parse_source(entry: Any, *,
+                 events_lookback_hours: float = DEFAULT_EVENTS_LOOKBACK_HOURS,
+                 reconcile_every_ms: int | None = int(
+                     DEFAULT_RECONCILE_EVERY_HOURS * _HOUR_MS)) -> Source:
+    """Validate one registry entry (``events_lookback_hours``, ``reconcile_every_ms``:
+    the file's defaults)."""
     if not isinstance(entry, dict):
         raise RegistryError("an entry must be a mapping with at least 'id' and 'token_env'.")
     unknown = set(entry) - _ENTRY_KEYS
@@ -183,10 +195,24 @@ def parse_source(entry: Any, default_reconcile_ms: int | None = int(
         base_url=_parse_base_url(entry.get("base_url")),
         include=include,
         exclude=exclude,
+        events_lookback_hours=_parse_lookback(entry, "events_lookback_hours",
+                                              events_lookback_hours),
         reconcile_every_ms=(_parse_reconcile(entry["reconcile_every_hours"],
                                              "reconcile_every_hours")
-                            if "reconcile_every_hours" in entry else default_reconcile_ms),
+                            if "reconcile_every_hours" in entry else reconcile_every_ms),
     )
+
+
+def _parse_lookback(mapping: dict[str, Any], what: str,
+                    default: float = DEFAULT_EVENTS_LOOKBACK_HOURS) -> float:
+    value = mapping.get("events_lookback_hours", default)
+    if (isinstance(value, bool) or not isinstance(value, (int, float))
+            or not 0 <= value <= MAX_EVENTS_LOOKBACK_HOURS):
+        raise RegistryError(
+            f"{what} must be a number of hours from 0 to {MAX_EVENTS_LOOKBACK_HOURS:g} (how late "
+            f"an event may be sent and still be fetched; default "
+            f"{DEFAULT_EVENTS_LOOKBACK_HOURS:g}), not {value!r}.")
+    return float(value)
 
 
 def _parse_base_url(base_url: Any) -> str | None:

@@ -153,3 +153,25 @@ sources:
     assert plain.get("a").reconcile_every_ms == 24 * 3_600_000
     with pytest.raises(RegistryError, match="reconcile_every_hours"):
         load_registry(write(tmp_path, "reconcile_every_hours: soon\nsources: []\n"))
+
+
+def test_events_lookback_per_source_with_a_file_wide_default(tmp_path):
+    registry = load_registry(write(tmp_path, """
+events_lookback_hours: 6
+sources:
+  - id: plain
+    token_env: T1
+  - id: slow_sender
+    token_env: T2
+    events_lookback_hours: 72
+  - id: broken
+    token_env: T3
+    events_lookback_hours: -1
+"""))
+    assert registry.get("plain").events_lookback_hours == 6
+    assert registry.get("slow_sender").events_lookback_hours == 72
+    assert "events_lookback_hours must be a number of hours" in registry.problems["broken"]
+    default = load_registry(write(tmp_path, "sources:\n  - id: a\n    token_env: T\n"))
+    assert default.get("a").events_lookback_hours == 24
+    with pytest.raises(RegistryError, match="events_lookback_hours"):
+        load_registry(write(tmp_path, "events_lookback_hours: yes\nsources: []\n"))

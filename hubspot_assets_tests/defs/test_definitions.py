@@ -39,7 +39,7 @@ def test_six_stage_assets_form_one_lineage_graph_with_the_house_settings():
         "object_download_list": {"custom_object_schemas"},
         "object_records": {"object_download_list"},
         "event_types": set(),
-        "events": {"event_types"},
+        "events": {"event_types", "consolidated_objects"},
         "relationships": {"object_download_list", "consolidated_objects"},
     }
     for key in keys:

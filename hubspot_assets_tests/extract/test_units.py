@@ -46,9 +46,14 @@ def test_an_error_on_one_type_is_recorded_and_the_others_complete(monkeypatch):
     report = StageReport("object_records", "acme")
     records = list(object_records(client, ENTRIES, report, max_workers=3))
 
-    assert sorted((r.object_type, r.hubspot_id) for r in records) == [
+    assert sorted((r.object_type, r.hubspot_id) for r in records if r.kind == "object") == [
         ("companies", "companies-1"), ("companies", "companies-1"),
         ("contacts", "contacts-1"), ("contacts", "contacts-1")]
+    # The failed listing closes no id evidence (a full read is reconciliation's evidence).
+    assert sorted((r.object_type, r.hubspot_id) for r in records
+                  if r.kind == "id_listing" and r.data.get("complete")) == [
+        ("companies", "archived:complete"), ("contacts", "archived:complete"),
+        ("contacts", "live:complete")]
     assert ("deals", False) not in client.calls
     metadata = report.metadata()
     assert metadata["errors"] == 1 and metadata["units"] == 4 and metadata["units_failed"] == 1

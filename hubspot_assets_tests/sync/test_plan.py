@@ -120,3 +120,19 @@ def test_reconciliation_is_due_on_full_reads_and_on_its_cadence():
     assert document["reconciled"]["contacts"] == started - 2 * hour
     assert document["reconciliation"] == {"completed": ["deals"], "incomplete": ["contacts"]}
     assert plan.metadata()["reconciliation_incomplete"] == ["contacts"]
+
+
+def test_a_lookback_longer_than_the_overlap_starts_the_unit_earlier():
+    mark = NOW - DAY_MS
+    plan = SyncPlan(previous(e_visited_page=mark), POLICY, NOW)
+    assert plan.since("e_visited_page", lookback_ms=DAY_MS) == mark - DAY_MS
+    assert plan.since("e_visited_page", lookback_ms=MINUTE_MS) == mark - 10 * MINUTE_MS
+
+
+def test_a_piece_done_elsewhere_keeps_its_unit_pending_until_it_is_done():
+    plan = SyncPlan(previous(e_visited_page=NOW - DAY_MS), POLICY, NOW)
+    done = plan.piece("e_visited_page")
+    drain(plan, "e_visited_page")
+    assert plan.incomplete() == ["e_visited_page"]
+    done()
+    assert plan.completed() == ["e_visited_page"]

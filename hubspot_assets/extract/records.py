@@ -37,8 +37,10 @@ def object_records(
     every ``reconcile_every_ms``, see ``SyncPlan.reconciliation_due``): the
     ids of the type's complete listings go into the stream as `id_listing`
     records, each listing closed by a marker only a finished listing yields.
-    A full read and the archived listing are tapped (no extra call); an
-    incremental run lists the live ids on their own (`client.iter_object_ids`).
+    The live ids are listed on their own (`client.iter_object_ids`, list pages
+    only), even on a full read: a long full read takes its highest ids through
+    CRM search, whose index lags writes, so its ids are no proof of absence.
+    The archived listing (list pages too) is tapped at no extra call.
     Consolidation marks what no listing holds as gone.
     """
     plan = plan or SyncPlan.full()
@@ -53,10 +55,9 @@ def object_records(
         entry, part = unit
         object_type = entry["objectType"]
         properties = entry["properties"]
-        since = plan.since(object_type) if part != ARCHIVED else None
         tap = reconcile[object_type] is not None
         if part == IDS:
-            if not tap or since is None:  # not due, or the full read is the evidence
+            if not tap:
                 return
             listing = plan.track_reconciliation(object_type, partial(
                 listed_ids, client, object_type, report))
@@ -65,15 +66,14 @@ def object_records(
         if part == ARCHIVED:
             counter, label = "archived_records", f"{object_type} (archived)"
             records = partial(client.iter_objects, object_type, properties, archived=True)
-        elif since is None:
-            counter, label = "records", object_type
+        elif (since := plan.since(object_type)) is None:
+            counter, label, tap = "records", object_type, False
             records = plan.track(object_type, partial(client.iter_objects, object_type, properties))
         else:
             counter, label, tap = "modified_records", f"{object_type} (modified)", False
             records = plan.track(object_type, partial(
                 client.search_modified, object_type, since, properties=properties))
-        produce = partial(as_records, records, object_type, counter, report,
-                          LIVE if part == LIVE else ARCHIVED, tap)
+        produce = partial(as_records, records, object_type, counter, report, ARCHIVED, tap)
         if tap:
             produce = plan.track_reconciliation(object_type, produce)
         yield from report.guarded(label, produce)
@@ -84,7 +84,8 @@ def object_records(
 def as_records(records: Callable[[], Iterable[dict[str, Any]]], object_type: str, counter: str,
                report: StageReport, listing: str, tap: bool,
                clock: Callable[[], int] = now_ms) -> Iterator[StreamRecord]:
-    """The object records of one listing; with ``tap``, also its ids as `id_listing` records."""
+    """The object records of one listing; with ``tap``, also its ids as `id_listing`
+    records (only for a listing made of list pages: the archived one)."""
     ids = IdEvidence(object_type, listing, clock()) if tap else None
     for record in records():
         report.count(counter)

@@ -14,6 +14,7 @@ from typing import Any
 
 import yaml
 
+from hubspot_assets.cadence import CadenceError, SourceSchedule, check_block, parse_schedule
 from hubspot_assets.hubspot.config import RateBudget
 from hubspot_assets.hubspot.secrets import InvalidToken, check_token
 from hubspot_assets.stream.naming import InvalidSourceId, validate_source_id
@@ -25,7 +26,7 @@ _LIMIT_KEYS = {"ten_second", "daily", "search_per_second", "window_seconds",
                "search_window_seconds"}
 _WINDOW_KEYS = {"window_seconds", "search_window_seconds"}  # may be fractional
 _ENTRY_KEYS = {"id", "token_env", "base_url", "tier", "limits", "include", "exclude",
-               "events_lookback_hours", "reconcile_every_hours"}
+               "events_lookback_hours", "schedule", "reconcile_every_hours"}
 #: How far before its watermark an incremental events read starts: an event sent
 #: up to this late (its occurredAt that far in the past when it appears) is still
 #: fetched. A day by default; `events_lookback_hours` per source or for the file.
@@ -56,6 +57,7 @@ class Source:
     include: frozenset[str] = frozenset()
     exclude: frozenset[str] = frozenset()
     events_lookback_hours: float = DEFAULT_EVENTS_LOOKBACK_HOURS
+    schedule: SourceSchedule = SourceSchedule()
     # Reconciliation cadence of incremental runs (0: every run; None: full syncs only).
     reconcile_every_ms: int | None = int(DEFAULT_RECONCILE_EVERY_HOURS * _HOUR_MS)
 
@@ -90,6 +92,7 @@ class Registry:
     sources: dict[str, Source] = field(default_factory=dict)
     problems: dict[str, str] = field(default_factory=dict)
     run_new_sources: bool = True
+    schedule_defaults: dict[str, Any] = field(default_factory=dict)
 
     def get(self, source_id: str) -> Source:
         """The source with this id, or an error naming the known ids and the fix."""
@@ -128,6 +131,12 @@ def load_registry(path: str | os.PathLike[str]) -> Registry:
             f"source registry {path} must hold a mapping with a 'sources:' list "
             f"(see sources.example.yaml)."
         )
+    try:
+        # The registry-wide defaults concern every source: a mistake there is fatal.
+        schedule_defaults = check_block(document.get("schedule"), "schedule")
+        parse_schedule(schedule_defaults)
+    except CadenceError as exc:
+        raise RegistryError(f"{path}: {exc}") from None
     sources: dict[str, Source] = {}
     problems: dict[str, str] = {}
     lookback = _parse_lookback(document, f"{path}: events_lookback_hours")
@@ -142,13 +151,15 @@ def load_registry(path: str | os.PathLike[str]) -> Registry:
             continue
         try:
             sources[label] = parse_source(entry, events_lookback_hours=lookback,
+                                          schedule_defaults=schedule_defaults,
                                           reconcile_every_ms=default_reconcile)
         except RegistryError as exc:
             problems[label] = str(exc)
     run_new_sources = document.get("run_new_sources", True)
     if not isinstance(run_new_sources, bool):
         raise RegistryError(f"{path}: run_new_sources must be true or false.")
-    return Registry(path=path, sources=sources, problems=problems, run_new_sources=run_new_sources)
+    return Registry(path=path, sources=sources, problems=problems,
+                    run_new_sources=run_new_sources, schedule_defaults=schedule_defaults)
 
 
 def _parse_reconcile(value: Any, where: str) -> int | None:
@@ -163,10 +174,11 @@ def _parse_reconcile(value: Any, where: str) -> int | None:
 
 def parse_source(entry: Any, *,
                  events_lookback_hours: float = DEFAULT_EVENTS_LOOKBACK_HOURS,
+                 schedule_defaults: dict[str, Any] | None = None,
                  reconcile_every_ms: int | None = int(
                      DEFAULT_RECONCILE_EVERY_HOURS * _HOUR_MS)) -> Source:
-    """Validate one registry entry (``events_lookback_hours``, ``reconcile_every_ms``:
-    the file's defaults)."""
+    """Validate one registry entry (`events_lookback_hours`, `schedule:` and
+    `reconcile_every_hours` over the file's defaults)."""
     if not isinstance(entry, dict):
         raise RegistryError("an entry must be a mapping with at least 'id' and 'token_env'.")
     unknown = set(entry) - _ENTRY_KEYS
@@ -188,6 +200,10 @@ def parse_source(entry: Any, *,
     if include and exclude:
         raise RegistryError("include and exclude are both set; keep one: include lists the "
                             "only types to sync, exclude the types to leave out.")
+    try:
+        schedule = parse_schedule(entry.get("schedule"), defaults=schedule_defaults)
+    except CadenceError as exc:
+        raise RegistryError(str(exc)) from None
     return Source(
         id=source_id,
         token_env=token_env,
@@ -197,6 +213,7 @@ def parse_source(entry: Any, *,
         exclude=exclude,
         events_lookback_hours=_parse_lookback(entry, "events_lookback_hours",
                                               events_lookback_hours),
+        schedule=schedule,
         reconcile_every_ms=(_parse_reconcile(entry["reconcile_every_hours"],
                                              "reconcile_every_hours")
                             if "reconcile_every_hours" in entry else reconcile_every_ms),

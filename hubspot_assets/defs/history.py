@@ -24,6 +24,9 @@ STAGE_FIELDS = (
     "edges_new", "edges_changed", "edges_removed",
     # events: the lookback, and reads per object where account-wide reads are refused
     "events_lookback_hours", "events_fallback", "fallback_calls", "fallback_objects",
+    # deletes, merges and reconciliation (docs/keeping-current.md)
+    "objects_merged", "objects_gone", "objects_revived", "reconciled_types",
+    "reconciliation_skipped", "reconciliation_incomplete", "ids_listed",
 )
 
 

@@ -18,8 +18,12 @@ OBJECT = "object"
 EVENT_TYPE = "event_type"
 EVENT = "event"
 RELATIONSHIP = "relationship"
+# Evidence of which ids HubSpot lists (live and archived) for one type: chunks of
+# ids and a closing marker, written only by a reconciliation (docs/stream-documents.md).
+ID_LISTING = "id_listing"
 KINDS = frozenset(
-    {CUSTOM_OBJECT_SCHEMA, DOWNLOAD_LIST_ENTRY, OBJECT, EVENT_TYPE, EVENT, RELATIONSHIP}
+    {CUSTOM_OBJECT_SCHEMA, DOWNLOAD_LIST_ENTRY, OBJECT, EVENT_TYPE, EVENT, RELATIONSHIP,
+     ID_LISTING}
 )
 
 # How many recent (run, stage) sightings a document remembers. More than one,

@@ -30,7 +30,8 @@ def consolidation_asset(*, description: str, deps: list[str], code_version: str 
 
 @consolidation_asset(
     description="source_{id}_objects: the latest version of every object (by updatedAt), "
-    "top-level properties, archived records marked deleted; incremental over the stream.",
+    "top-level properties, deleted ones marked with why (archived, merged into a survivor, "
+    "gone from every listing); incremental over the stream.",
     deps=[OBJECT_RECORDS],
 )
 def consolidated_objects(context: dg.AssetExecutionContext, config: SyncConfig,

@@ -13,7 +13,8 @@ from hubspot_assets.extract.records import object_records as fetch_object_record
 @stage_asset(
     description="Records of every listed object type with all their properties, streamed into "
     "source_{id}_stream: in full on the first run (or with full_refresh), afterwards only "
-    "those modified since each type's watermark (CRM search); archived records always.",
+    "those modified since each type's watermark (CRM search); archived records always; "
+    "the ids HubSpot lists (live and archived) when a reconciliation is due.",
     code_version="2",
 )
 def object_records(
@@ -26,6 +27,6 @@ def object_records(
     """All records of the download list's ready types, or those changed since the last run."""
     entries = stored_data(object_download_list)
     checkpoint = stage_checkpoint(context, mongo, config.policy())
-    return stream_stage(context, hubspot, lambda client, _, report: fetch_object_records(
-        client, entries, report, max_workers=hubspot.settings.max_in_flight, plan=checkpoint.plan),
-        checkpoint)
+    return stream_stage(context, hubspot, lambda client, source, report: fetch_object_records(
+        client, entries, report, max_workers=hubspot.settings.max_in_flight, plan=checkpoint.plan,
+        reconcile_every_ms=source.reconcile_every_ms), checkpoint)

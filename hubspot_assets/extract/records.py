@@ -3,6 +3,8 @@ and, when a reconciliation is due, the complete set of ids HubSpot lists per typ
 
 from __future__ import annotations
 
+import threading
+from array import array
 from collections.abc import Callable, Iterable, Iterator
 from functools import partial
 from typing import Any
@@ -49,6 +51,8 @@ def object_records(
                                                               reconcile_every_ms)
                  for entry in ready}
     report.count("reconciled_types", sum(r is not None for r in reconcile.values()))
+    gaps = {object_type: ListedNotRead() for object_type, due in reconcile.items()
+            if due is not None and plan.reads_in_full(object_type)}
     units = [(entry, part) for entry in ready for part in (LIVE, ARCHIVED, IDS)]
 
     def fetch(unit: tuple[dict[str, Any], str]) -> Iterator[StreamRecord]:
@@ -59,16 +63,24 @@ def object_records(
         if part == IDS:
             if not tap:
                 return
+            gap = gaps.get(object_type)
             listing = plan.track_reconciliation(object_type, partial(
-                listed_ids, client, object_type, report))
+                listed_ids, client, object_type, report, seen=gap and gap.listed))
+            if gap is not None:
+                listing = partial(gap.ended, IDS, listing)
             yield from report.guarded(f"{object_type} (ids)", listing)
+            if gap is not None:
+                yield from gap.close(client, object_type, properties, report)
             return
         if part == ARCHIVED:
             counter, label = "archived_records", f"{object_type} (archived)"
             records = partial(client.iter_objects, object_type, properties, archived=True)
         elif (since := plan.since(object_type)) is None:
             counter, label, tap = "records", object_type, False
-            records = plan.track(object_type, partial(client.iter_objects, object_type, properties))
+            records = partial(client.iter_objects, object_type, properties)
+            if (gap := gaps.get(object_type)) is not None:
+                records = partial(gap.ended, LIVE, partial(gap.read, records))
+            records = plan.track(object_type, records)
         else:
             counter, label, tap = "modified_records", f"{object_type} (modified)", False
             records = plan.track(object_type, partial(
@@ -77,6 +89,8 @@ def object_records(
         if tap:
             produce = plan.track_reconciliation(object_type, produce)
         yield from report.guarded(label, produce)
+        if part == LIVE and (gap := gaps.get(object_type)) is not None:
+            yield from gap.close(client, object_type, properties, report)
 
     yield from interleave(units, fetch, max_workers=max_workers)
 
@@ -98,13 +112,77 @@ def as_records(records: Callable[[], Iterable[dict[str, Any]]], object_type: str
 
 
 def listed_ids(client: Any, object_type: str, report: StageReport,
-               clock: Callable[[], int] = now_ms) -> Iterator[StreamRecord]:
-    """A type's live ids (the cheapest complete read: ids only) as `id_listing` records."""
+               clock: Callable[[], int] = now_ms,
+               seen: Callable[[str], None] | None = None) -> Iterator[StreamRecord]:
+    """A type's live ids (the cheapest complete read: ids only) as `id_listing` records;
+    ``seen`` is told each id."""
     ids = IdEvidence(object_type, LIVE, clock())
     for hubspot_id in client.iter_object_ids(object_type):
         report.count("ids_listed")
+        if seen is not None:
+            seen(hubspot_id)
         yield from ids.add(hubspot_id)
     yield from ids.close()
+
+
+class ListedNotRead:
+    """The ids a type's complete id listing holds that its full read did not return.
+
+    A long full read takes its highest ids through CRM search (`two_ended`),
+    whose index lags writes: HubSpot's CRM search guide says newly created or
+    updated records may take a few moments to appear in search results. So
+    records created just before the run can be missing from a full read that
+    still ends normally. The id listing (list pages: no lag) holds them; once
+    both have ended, whichever ends second batch-reads the difference, in the
+    same run. If either fails, the failure is reported and the next run's
+    overlap re-reads the changes. Ids are kept as 8-byte integers.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._read, self._listed = array("q"), array("q")
+        self._ended: set[str] = set()
+        self._closed = False
+
+    def read(self, records: Callable[[], Iterable[dict[str, Any]]]) -> Iterator[dict[str, Any]]:
+        """``records()``, noting each id."""
+        for record in records():
+            self._read.append(int(record["id"]))
+            yield record
+
+    def listed(self, hubspot_id: str) -> None:
+        self._listed.append(int(hubspot_id))
+
+    def ended(self, part: str, items: Callable[[], Iterable[Any]]) -> Iterator[Any]:
+        """``items()``; ``part`` (LIVE or IDS) counts as ended once they are exhausted."""
+        yield from items()
+        with self._lock:
+            self._ended.add(part)
+
+    def close(self, client: Any, object_type: str, properties: list[str],
+              report: StageReport) -> Iterator[StreamRecord]:
+        """Called by each part once it stops: the second of the two to end without
+        error reads what the full read missed, as a unit of its own."""
+        with self._lock:
+            if self._ended != {LIVE, IDS} or self._closed:
+                return
+            self._closed = True
+        yield from report.guarded(f"{object_type} (missed by search)", partial(
+            self.read_missing, client, object_type, properties, report))
+
+    def missing(self) -> list[str]:
+        return [str(i) for i in sorted(set(self._listed).difference(self._read))]
+
+    def read_missing(self, client: Any, object_type: str, properties: list[str],
+                     report: StageReport) -> Iterator[StreamRecord]:
+        """The listed records the full read missed, by batch read (archived or deleted
+        meanwhile: skipped, the archived listing or the next run has them)."""
+        missing = self.missing()
+        report.count("records_missed_by_search", len(missing))
+        for record in client.batch_read(object_type, missing, properties):
+            report.count("records")
+            yield StreamRecord(OBJECT, object_type, str(record["id"]), record,
+                               record.get("updatedAt"))
 
 
 class IdEvidence:

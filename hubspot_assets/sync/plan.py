@@ -137,13 +137,17 @@ class SyncPlan:
 
         return done
 
+    def reads_in_full(self, unit: str) -> bool:
+        """Whether ``unit`` is read in full this run (a full sync, or no watermark yet)."""
+        return self.mode == FULL or unit not in self.previous_units
+
     def reconciliation_due(self, unit: str, every_ms: int | None) -> str | None:
         """Why ``unit``'s ids are listed for reconciliation this run, or None.
 
         ``every_ms``: the cadence on incremental runs (0 = every run, None =
         only on full syncs). A unit never reconciled completely is due at once.
         """
-        if self.mode == FULL or unit not in self.previous_units:
+        if self.reads_in_full(unit):
             return "full sync"  # the whole type is read: its listing is the evidence
         if every_ms is None:
             return None

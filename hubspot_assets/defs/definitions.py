@@ -9,9 +9,8 @@ import os
 
 import dagster as dg
 
-from hubspot_assets.defs.assets import ALL_ASSETS, STAGE_ASSETS
+from hubspot_assets.defs.assets import ALL_ASSETS
 from hubspot_assets.defs.assets.stage import STREAM_IO_MANAGER
-from hubspot_assets.defs.checks import api_errors_check
 from hubspot_assets.defs.io_manager import MongoStreamIOManager
 from hubspot_assets.defs.jobs import hubspot_full_resync, hubspot_sync
 from hubspot_assets.defs.resources import (
@@ -36,7 +35,6 @@ defs = dg.Definitions(
     # it only costs a Python start-up and a Dagster import per step.
     executor=dg.in_process_executor,
     assets=ALL_ASSETS,
-    asset_checks=[api_errors_check(asset) for asset in STAGE_ASSETS],
     jobs=[hubspot_sync, hubspot_full_resync],
     sensors=[hubspot_sources_sensor, *HISTORY_SENSORS],
     resources={

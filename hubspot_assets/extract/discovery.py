@@ -115,7 +115,7 @@ def download_list_records(
         except (Forbidden, NotFound) as exc:
             # A type the token cannot read, or that the tier lacks, is skipped, not fatal.
             entry.update(status=SKIPPED, reason=str(exc), httpStatus=exc.status, properties=[])
-            report.note(name, str(exc), status=exc.status, category=exc.category)
+            report.skipped(name, exc)
         except HubSpotError as exc:
             report.unit_failed(name, exc)
             return
@@ -123,6 +123,8 @@ def download_list_records(
             entry.update(status=READY, properties=sorted(p["name"] for p in properties))
             report.count("types_ready")
             report.count("properties", len(entry["properties"]))
+            # The table row of a listed type counts its property names.
+            report.row(name).records = len(entry["properties"])
         yield StreamRecord(
             kind=DOWNLOAD_LIST_ENTRY,
             object_type=name,
@@ -153,5 +155,5 @@ def _optional_listing(report: StageReport, unit: str, fetch: Callable[[], list])
     try:
         return fetch()
     except Forbidden as exc:
-        report.note(unit, str(exc), status=exc.status, category=exc.category)
+        report.skipped(unit, exc)
         return []

@@ -38,18 +38,21 @@ def object_records(
         entry, archived = unit
         object_type = entry["objectType"]
         properties = entry["properties"]
+        # `records` counts live records fetched in either mode (full listing or
+        # modified since the watermark), so the key means the same on every run.
         if archived:
-            counter, label = "archived_records", f"{object_type} (archived)"
+            counters, label = ("archived_records",), f"{object_type} (archived)"
             records = partial(client.iter_objects, object_type, properties, archived=True)
         elif (since := plan.since(object_type)) is None:
-            counter, label = "records", object_type
+            counters, label = ("records",), object_type
             records = plan.track(object_type, partial(client.iter_objects, object_type, properties))
         else:
-            counter, label = "modified_records", f"{object_type} (modified)"
+            counters, label = ("records", "modified_records"), f"{object_type} (modified)"
             records = plan.track(object_type, partial(
                 client.search_modified, object_type, since, properties=properties))
-        for record in report.guarded(label, records):
-            report.count(counter)
+        for record in report.guarded(label, records, row=object_type, archived=archived):
+            for counter in counters:
+                report.count(counter)
             yield StreamRecord(OBJECT, object_type, str(record["id"]), record,
                                record.get("updatedAt"))
 

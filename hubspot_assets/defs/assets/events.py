@@ -4,7 +4,12 @@ from typing import Any
 
 import dagster as dg
 
-from hubspot_assets.defs.assets.stage import stage_asset, stored_data, stream_stage
+from hubspot_assets.defs.assets.stage import (
+    run_stage,
+    stage_asset,
+    stored_data,
+    stream_stage,
+)
 from hubspot_assets.defs.assets.sync_config import SyncConfig, stage_checkpoint
 from hubspot_assets.defs.resources import HubSpotResource, MongoResource
 from hubspot_assets.extract.events import event_records
@@ -20,6 +25,6 @@ def events(context: dg.AssetExecutionContext, config: SyncConfig, hubspot: HubSp
     """The events of the discovered event types (new ones only, once watermarked)."""
     types = [data["eventType"] for data in stored_data(event_types)]
     checkpoint = stage_checkpoint(context, mongo, config.policy())
-    return stream_stage(context, hubspot, lambda client, _, report: event_records(
-        client, types, report, max_workers=hubspot.settings.max_in_flight, plan=checkpoint.plan),
-        checkpoint)
+    yield from run_stage(context, stream_stage(context, hubspot, lambda client, _, report: (
+        event_records(client, types, report, max_workers=hubspot.settings.max_in_flight,
+                      plan=checkpoint.plan)), checkpoint))

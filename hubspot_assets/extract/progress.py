@@ -1,0 +1,133 @@
+"""Progress of long-running work: counts so far, rate, and time left when the total is known.
+
+Plain Python with an injectable clock, so tests need no sleeping. A stage
+counts into one :class:`Progress` per unit (from any worker thread) and one
+thread (the consumer of the stage's records) calls :meth:`ProgressBoard.due`
+to get the lines worth logging: at most one per unit every ``interval``
+seconds, and only for units that moved since their last line.
+
+Line format (stable: the demo's display and docs/observability.md read it)::
+
+    progress object_records contacts: 12,000 records in 10.0 s (1,200/s); ~20,000 total (60%), ~7 s left
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+#: Seconds between two progress lines of one unit.
+INTERVAL = 10.0
+
+Clock = Callable[[], float]
+
+
+@dataclass
+class Progress:
+    """The count of one unit of work (or one consolidation), with its start time."""
+
+    what: str
+    unit: str = "records"
+    total: int | None = None
+    clock: Clock = time.monotonic
+    count: int = 0
+    started: float = field(default=0.0)
+    finished: float | None = None
+    _logged_count: int = -1
+    _logged_at: float = 0.0
+
+    def __post_init__(self) -> None:
+        self.started = self._logged_at = self.clock()
+
+    def add(self, n: int = 1) -> None:
+        """Count ``n`` more items (callers serialize: one worker per unit, or a board lock)."""
+        self.count += n
+
+    def done(self) -> None:
+        self.finished = self.clock()
+
+    @property
+    def seconds(self) -> float:
+        return (self.finished if self.finished is not None else self.clock()) - self.started
+
+    def line(self) -> str:
+        """Records so far, rate, and the estimated total and time left when known."""
+        seconds = self.seconds
+        rate = self.count / seconds if seconds > 0 else 0.0
+        text = (f"{self.what}: {self.count:,} {self.unit} in {seconds:.1f} s "
+                f"({rate:,.0f}/s)")
+        if self.total:
+            share = min(self.count / self.total, 1.0)
+            text += f"; ~{self.total:,} total ({share:.0%})"
+            if rate > 0 and self.count < self.total:
+                text += f", ~{format_seconds((self.total - self.count) / rate)} left"
+        return text
+
+    def due(self, interval: float = INTERVAL) -> str | None:
+        """The line to log now, or None: at most one per ``interval``, only after a change."""
+        now = self.clock()
+        if now - self._logged_at < interval or self.count == self._logged_count:
+            return None
+        self._logged_at, self._logged_count = now, self.count
+        return self.line()
+
+
+class ProgressBoard:
+    """Every unit's :class:`Progress` of one stage; thread-safe."""
+
+    def __init__(self, prefix: str, *, clock: Clock = time.monotonic,
+                 interval: float = INTERVAL) -> None:
+        self.prefix = prefix
+        self.clock = clock
+        self.interval = interval
+        self._units: dict[str, Progress] = {}
+        self._lock = threading.Lock()
+
+    def unit(self, name: str, *, unit: str = "records", total: int | None = None) -> Progress:
+        """The progress of ``name``, created on first use (units sharing a name share it)."""
+        with self._lock:
+            progress = self._units.get(name)
+            if progress is None:
+                progress = self._units[name] = Progress(f"{self.prefix} {name}", unit=unit,
+                                                        total=total, clock=self.clock)
+            elif total is not None:
+                progress.total = total
+            return progress
+
+    def add(self, name: str, n: int = 1) -> None:
+        with self._lock:
+            self._units[name].add(n)
+
+    def due(self) -> list[str]:
+        """Lines for the units still running that are due (see :meth:`Progress.due`)."""
+        with self._lock:
+            lines = [p.due(self.interval) for p in self._units.values() if p.finished is None]
+        return [f"progress {line}" for line in lines if line]
+
+
+def format_seconds(seconds: float) -> str:
+    """``7 s``, ``3 min 5 s``, ``2 h 4 min``: a duration a person reads at a glance."""
+    seconds = max(int(round(seconds)), 0)
+    if seconds < 60:
+        return f"{seconds} s"
+    minutes, seconds = divmod(seconds, 60)
+    if minutes < 60:
+        return f"{minutes} min {seconds} s"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours} h {minutes} min"
+
+
+def throttled(progress: Progress, log: Callable[[str], None],
+              interval: float = INTERVAL) -> Callable[[int], None]:
+    """A callback that counts ``n`` into ``progress`` and logs its line when due
+    (for single-threaded loops, e.g. consolidation's batches)."""
+
+    def on_batch(n: int) -> None:
+        progress.add(n)
+        line = progress.due(interval)
+        if line:
+            log(f"progress {line}")
+
+    return on_batch

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -137,8 +137,12 @@ def fold(objects: Collection, documents: list[dict[str, Any]], source_id: str, r
 
 
 def consolidate_objects(db: Database, source_id: str, run_id: str, *,
-                        full_refresh: bool = False, overlap_ms: int = 600_000) -> ObjectsSummary:
-    """Fold the stream's object versions into `source_{id}_objects`; commit the watermark last."""
+                        full_refresh: bool = False, overlap_ms: int = 600_000,
+                        progress: Callable[[int], None] | None = None) -> ObjectsSummary:
+    """Fold the stream's object versions into `source_{id}_objects`; commit the watermark last.
+
+    ``progress(n)`` is called after each batch of ``n`` stream documents.
+    """
     watermarks = WatermarkStore(db)
     objects = objects_collection(db, source_id)
     previous = None if full_refresh else watermarks.load(source_id, STAGE)
@@ -164,6 +168,8 @@ def consolidate_objects(db: Database, source_id: str, run_id: str, *,
             summary.changed += written.modified
             written = fold(objects, archived, source_id, run_id, now)
             summary.deleted += written.inserted + written.modified
+            if progress is not None:
+                progress(len(batch))
     summary.objects_size = objects.estimated_document_count()
     watermarks.commit(source_id, STAGE, {"run_id": run_id, **asdict(summary),
                                          "committed_at": utcnow()})

@@ -72,6 +72,9 @@ class MongoStreamIOManager(dg.ConfigurableIOManager):
             metadata["errors"] = int(metadata.get("errors") or 0) + len(summary.stubbed)
             metadata["error_details"] = [*(metadata.get("error_details") or []),
                                          *summary.error_details()]
+        rows = metadata.pop("unit_table", None)
+        if rows is not None:
+            metadata["per_unit_counts"] = unit_table(rows)
         context.add_output_metadata(metadata)
 
     def load_input(self, context: dg.InputContext) -> StoredStream:
@@ -122,6 +125,30 @@ class MongoStreamIOManager(dg.ConfigurableIOManager):
                 f"database={self.database!r}, batch_size={self.batch_size})")
 
     __str__ = __repr__
+
+
+#: Columns of a stage's per-unit table (extract.units.UNIT_COLUMNS) and their types.
+UNIT_TABLE_SCHEMA = dg.TableSchema(columns=[
+    dg.TableColumn("unit", "string", description="object type, event type or association pair"),
+    dg.TableColumn("status", "string", description="ok, skipped or failed"),
+    dg.TableColumn("records", "int", description="live records (events, edges, property "
+                   "names) fetched in this run"),
+    dg.TableColumn("archived", "int", description="archived records fetched in this run"),
+    dg.TableColumn("calls", "int", description="HubSpot API calls of this unit (blank: not "
+                   "attributed to units)"),
+    dg.TableColumn("errors", "int", description="errors, retried ones included"),
+    dg.TableColumn("seconds", "float", description="from the unit's first start to its last end"),
+    dg.TableColumn("reason", "string", description="why the unit was skipped or failed"),
+])
+
+
+def unit_table(rows: list[dict[str, Any]]) -> dg.TableMetadataValue:
+    """A stage's per-unit rows as Dagster table metadata (shown as a table in the UI)."""
+    names = [column.name for column in UNIT_TABLE_SCHEMA.columns]
+    return dg.MetadataValue.table(
+        records=[dg.TableRecord({name: row.get(name) for name in names
+                                 if row.get(name) is not None}) for row in rows],
+        schema=UNIT_TABLE_SCHEMA)
 
 
 class _RedactErrors:

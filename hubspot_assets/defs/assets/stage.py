@@ -8,6 +8,7 @@ from typing import Any
 import dagster as dg
 
 from hubspot_assets.defs.checks import stage_check_result, stage_check_spec
+from hubspot_assets.defs.history import SOURCE_TAG, mode_of, run_tags, trigger_of
 from hubspot_assets.defs.partitions import source_partitions
 from hubspot_assets.defs.resources import HubSpotResource
 from hubspot_assets.extract.stage_stream import StageStream
@@ -73,6 +74,7 @@ def stream_stage(
         client = hubspot.open_client(source)
     except RegistryError as exc:
         raise dg.Failure(description=str(exc), allow_retries=False) from None
+    tag_run(context)
     stage = stage_of(context)
     report = StageReport(stage, source.id, counters=STAGE_COUNTERS.get(stage, ()))
     report.queue_to(step_log(context))
@@ -89,6 +91,15 @@ STAGE_COUNTERS: dict[str, tuple[str, ...]] = {
     "events": ("events", "skipped"),
     "relationships": ("relationships", "skipped"),
 }
+
+
+def tag_run(context: dg.AssetExecutionContext) -> None:
+    """Give the run its source, mode and trigger tags when whoever launched it did not
+    (a run started from the UI): the Runs page can then be filtered by source."""
+    tags = context.run.tags
+    if SOURCE_TAG not in tags:
+        context.instance.add_run_tags(context.run_id, run_tags(
+            context.partition_key, trigger=trigger_of(tags), mode=mode_of(context.run.job_name)))
 
 
 def step_log(context: dg.AssetExecutionContext) -> Callable[[int, str], None]:

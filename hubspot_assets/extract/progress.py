@@ -9,6 +9,7 @@ seconds, and only for units that moved since their last line.
 Line format (stable: the demo's display and docs/observability.md read it)::
 
     progress object_records contacts: 12,000 records in 10.0 s (1,200/s); ~20,000 total (60%), ~7 s left
+    progress object_records contacts: 20,000 records in 16.4 s (1,220/s), done
 """
 
 from __future__ import annotations
@@ -35,7 +36,8 @@ class Progress:
     count: int = 0
     started: float = field(default=0.0)
     finished: float | None = None
-    _logged_count: int = -1
+    reported: bool = False  # its last line (after it finished) was given
+    _logged_count: int = 0  # nothing to say until something was counted
     _logged_at: float = 0.0
 
     def __post_init__(self) -> None:
@@ -47,6 +49,10 @@ class Progress:
 
     def done(self) -> None:
         self.finished = self.clock()
+
+    def resume(self) -> None:
+        """Running again (another part of the same unit started)."""
+        self.finished, self.reported = None, False
 
     @property
     def seconds(self) -> float:
@@ -101,9 +107,16 @@ class ProgressBoard:
             self._units[name].add(n)
 
     def due(self) -> list[str]:
-        """Lines for the units still running that are due (see :meth:`Progress.due`)."""
+        """Lines for the running units that are due (see :meth:`Progress.due`), and one
+        last line (``done``) for each unit that finished after running at least an interval."""
+        lines = []
         with self._lock:
-            lines = [p.due(self.interval) for p in self._units.values() if p.finished is None]
+            for progress in self._units.values():
+                if progress.finished is None:
+                    lines.append(progress.due(self.interval))
+                elif not progress.reported and progress.seconds >= self.interval:
+                    progress.reported = True
+                    lines.append(f"{progress.line()}, done")
         return [f"progress {line}" for line in lines if line]
 
 
@@ -120,13 +133,13 @@ def format_seconds(seconds: float) -> str:
 
 
 def throttled(progress: Progress, log: Callable[[str], None],
-              interval: float = INTERVAL) -> Callable[[int], None]:
+              interval: float | None = None) -> Callable[[int], None]:
     """A callback that counts ``n`` into ``progress`` and logs its line when due
     (for single-threaded loops, e.g. consolidation's batches)."""
 
     def on_batch(n: int) -> None:
         progress.add(n)
-        line = progress.due(interval)
+        line = progress.due(INTERVAL if interval is None else interval)
         if line:
             log(f"progress {line}")
 

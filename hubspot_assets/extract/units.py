@@ -105,7 +105,7 @@ class StageReport:
 
     def __init__(self, stage: str, source_id: str, *, counters: Iterable[str] = (),
                  clock: Callable[[], float] = time.monotonic,
-                 interval: float = PROGRESS_INTERVAL):
+                 interval: float | None = None):
         self.stage = stage
         self.source_id = source_id
         # Declared counters are reported as 0 when nothing was counted, so every
@@ -116,7 +116,8 @@ class StageReport:
         self.units_total = 0
         self.units_failed = 0
         self.rows: dict[str, UnitRow] = {}
-        self.progress = ProgressBoard(f"{stage}", clock=clock, interval=interval)
+        self.progress = ProgressBoard(stage, clock=clock, interval=(
+            PROGRESS_INTERVAL if interval is None else interval))
         self.clock = clock
         self._sink: Sink = _python_log
         self._queue: list[tuple[int, str]] | None = None
@@ -214,7 +215,7 @@ class StageReport:
         with self._lock:
             if target.started is None:
                 target.started = self.clock()
-            progress.finished = None
+            progress.resume()
         attempts = UNIT_ATTEMPTS if callable(items) else 1
         try:
             for attempt in range(1, attempts + 1):

@@ -18,6 +18,7 @@ from hubspot_assets.defs.history import (
     summary_tags,
     trigger_of,
 )
+from hubspot_assets.defs.resources import HubSpotResource, HubSpotSettings
 from hubspot_assets.extract.units import StageReport
 from hubspot_assets.hubspot.errors import ServerError
 from hubspot_assets_tests.fixtures.pipeline import stage_metadata
@@ -33,8 +34,16 @@ def checks_of(result: dg.ExecuteInProcessResult) -> dict[str, dg.AssetCheckEvalu
 @pytest.fixture
 def scoped_run(pipeline, sandbox_factory, monkeypatch):
     """A sync of a source whose token lacks the deals scope, progress logged on every flush."""
-    monkeypatch.setattr("hubspot_assets.extract.units.PROGRESS_INTERVAL", 0.0)
-    monkeypatch.setattr("hubspot_assets.extract.progress.INTERVAL", 0.0)
+    monkeypatch.setattr("hubspot_assets.extract.progress.INTERVAL", 0.0)  # consolidation
+    standard = pipeline.resources
+
+    def resources():
+        # HUBSPOT_PROGRESS_SECONDS as the code location reads it, set very short.
+        return {**standard(), "hubspot": HubSpotResource(
+            sources_file=str(pipeline.sources_file), settings=HubSpotSettings(
+                limiter_backend="memory", max_in_flight=6, progress_seconds=1e-6))}
+
+    monkeypatch.setattr(pipeline, "resources", resources)
     monkeypatch.setattr("hubspot_assets.extract.stage_stream.FLUSH_SECONDS", 0.0)
     server = sandbox_factory(sizes=SIZES, denied_types={"deals"}, events_per_type=20)
     pipeline.add_source("scoped", token=DEMO_TOKEN, base_url=server.url)

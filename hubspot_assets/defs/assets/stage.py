@@ -76,7 +76,8 @@ def stream_stage(
         raise dg.Failure(description=str(exc), allow_retries=False) from None
     tag_run(context)
     stage = stage_of(context)
-    report = StageReport(stage, source.id, counters=STAGE_COUNTERS.get(stage, ()))
+    report = StageReport(stage, source.id, counters=STAGE_COUNTERS.get(stage, ()),
+                         interval=hubspot.settings.progress_seconds)
     report.queue_to(step_log(context))
     return StageStream(lambda: produce(client, source, report), report, client, checkpoint)
 

@@ -8,6 +8,7 @@ from typing import Any
 from hubspot_assets.extract.units import StageReport, interleave
 from hubspot_assets.hubspot import catalog
 from hubspot_assets.hubspot.errors import Forbidden, HubSpotError, NotFound
+from hubspot_assets.hubspot.stats import current_unit
 from hubspot_assets.registry import Source
 from hubspot_assets.stream.protocol import StreamAborted
 from hubspot_assets.stream.records import (
@@ -108,6 +109,7 @@ def download_list_records(
 
     def describe(candidate: dict[str, Any]) -> Iterator[StreamRecord]:
         name = candidate["objectType"]
+        current_unit.set(name)  # the client counts this type's calls in its row
         report.unit_started()
         entry = dict(candidate)
         try:

@@ -70,5 +70,5 @@ class StageStream(RecordStream):
             "limiter_wait_seconds_summed_over_workers": round(
                 float(stats.get("limiter_wait_seconds", 0.0)), 3),
             "api_usage": stats,
-            "unit_table": self.report.unit_rows(),
+            "unit_table": self.report.unit_rows(self._client.stats.unit_calls()),
         }

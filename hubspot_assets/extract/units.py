@@ -27,6 +27,7 @@ from hubspot_assets.hubspot.errors import (
     RateLimitExhausted,
     Unauthorized,
 )
+from hubspot_assets.hubspot.stats import current_unit
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -217,6 +218,9 @@ class StageReport:
                 target.started = self.clock()
             progress.resume()
         attempts = UNIT_ATTEMPTS if callable(items) else 1
+        # The client counts the calls made on this thread (and its helpers) for the row.
+        outer = current_unit.get()
+        current_unit.set(name)
         try:
             for attempt in range(1, attempts + 1):
                 try:
@@ -242,6 +246,7 @@ class StageReport:
                     self.unit_failed(unit, exc, row=name)
                     return
         finally:
+            current_unit.set(outer)
             with self._lock:
                 target.ended = self.clock()
                 progress.done()
@@ -276,10 +281,15 @@ class StageReport:
                 f"{self.units_total} unit(s) failed. First error: {first.get('message', '?')}"
             )
 
-    def unit_rows(self) -> list[dict[str, Any]]:
-        """One row per unit (see UNIT_COLUMNS), by unit name."""
+    def unit_rows(self, calls: dict[str, int] | None = None) -> list[dict[str, Any]]:
+        """One row per unit (see UNIT_COLUMNS), by unit name; ``calls``: the client's
+        calls by unit (``ClientStats.unit_calls``)."""
         with self._lock:
-            return [self.rows[name].as_dict() for name in sorted(self.rows)]
+            rows = [self.rows[name].as_dict() for name in sorted(self.rows)]
+        for row in rows:
+            if calls is not None and row["calls"] is None:
+                row["calls"] = calls.get(row["unit"], 0)
+        return rows
 
     def skipped_units(self) -> list[dict[str, Any]]:
         """Each skipped unit with HubSpot's reason (and the scopes to add, when known)."""

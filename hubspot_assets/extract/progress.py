@@ -37,6 +37,7 @@ class Progress:
     started: float = field(default=0.0)
     finished: float | None = None
     reported: bool = False  # its last line (after it finished) was given
+    running: int = 0  # parts running (see begin)
     _logged_count: int = 0  # nothing to say until something was counted
     _logged_at: float = 0.0
 
@@ -50,9 +51,16 @@ class Progress:
     def done(self) -> None:
         self.finished = self.clock()
 
-    def resume(self) -> None:
-        """Running again (another part of the same unit started)."""
+    def begin(self) -> None:
+        """One more part of the unit runs (parts: a type's live and archived listings,
+        a pair's batches); the unit runs until its last part ends."""
+        self.running += 1
         self.finished, self.reported = None, False
+
+    def end(self) -> None:
+        self.running -= 1
+        if self.running <= 0:
+            self.done()
 
     @property
     def seconds(self) -> float:

@@ -37,6 +37,7 @@ def object_records(
     def fetch(unit: tuple[dict[str, Any], bool]) -> Iterator[StreamRecord]:
         entry, archived = unit
         object_type = entry["objectType"]
+        estimate: Any = None
         properties = entry["properties"]
         # `records` counts live records fetched in either mode (full listing or
         # modified since the watermark), so the key means the same on every run.
@@ -46,11 +47,15 @@ def object_records(
         elif (since := plan.since(object_type)) is None:
             counters, label = ("records",), object_type
             records = plan.track(object_type, partial(client.iter_objects, object_type, properties))
+            # A long full listing's progress learns the type's total (one search call).
+            def estimate() -> int | None:
+                return client.count_objects(object_type)
         else:
             counters, label = ("records", "modified_records"), f"{object_type} (modified)"
             records = plan.track(object_type, partial(
                 client.search_modified, object_type, since, properties=properties))
-        for record in report.guarded(label, records, row=object_type, archived=archived):
+        for record in report.guarded(label, records, row=object_type, archived=archived,
+                                     estimate=estimate):
             for counter in counters:
                 report.count(counter)
             yield StreamRecord(OBJECT, object_type, str(record["id"]), record,

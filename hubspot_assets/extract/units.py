@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from hubspot_assets.extract.progress import INTERVAL as PROGRESS_INTERVAL
-from hubspot_assets.extract.progress import ProgressBoard
+from hubspot_assets.extract.progress import Progress, ProgressBoard
 from hubspot_assets.hubspot.concurrency import iter_concurrent
 from hubspot_assets.hubspot.errors import (
     Forbidden,
@@ -196,7 +196,8 @@ class StageReport:
                 self.errors.append(detail)
 
     def guarded(self, unit: str, items: Iterable[T] | Callable[[], Iterable[T]], *,
-                row: str | None = None, archived: bool = False) -> Iterator[T]:
+                row: str | None = None, archived: bool = False,
+                estimate: Callable[[], int | None] | None = None) -> Iterator[T]:
         """Yield ``items`` as one unit of work: an API error ends the unit, not the stage.
 
         Items already yielded stay written; the error is recorded with its details.
@@ -208,6 +209,9 @@ class StageReport:
 
         Each item counts into the table row ``row`` (default: ``unit``), as an
         archived record when ``archived``, and into that row's progress.
+        ``estimate()`` (e.g. a count call) gives the progress its total: asked once,
+        only when the unit is still running after a progress interval, so short
+        units never pay for it.
         """
         self.unit_started()
         name = row or unit
@@ -216,7 +220,7 @@ class StageReport:
         with self._lock:
             if target.started is None:
                 target.started = self.clock()
-            progress.resume()
+            progress.begin()
         attempts = UNIT_ATTEMPTS if callable(items) else 1
         # The client counts the calls made on this thread (and its helpers) for the row.
         outer = current_unit.get()
@@ -231,6 +235,9 @@ class StageReport:
                             else:
                                 target.records += 1
                             progress.add()
+                        if estimate is not None and self._long(progress):
+                            progress.total = self._estimated(unit, estimate)
+                            estimate = None
                         yield item
                     return
                 except Forbidden as exc:
@@ -249,7 +256,19 @@ class StageReport:
             current_unit.set(outer)
             with self._lock:
                 target.ended = self.clock()
-                progress.done()
+                progress.end()
+
+    def _long(self, progress: Progress) -> bool:
+        return self.clock() - progress.started >= self.progress.interval
+
+    def _estimated(self, unit: str, estimate: Callable[[], int | None]) -> int | None:
+        """``estimate()``, or None when it fails: a total is a nicety, never an error."""
+        try:
+            return estimate()
+        except HubSpotError as exc:
+            log.info("source %s, stage %s: no total for %s: %s", self.source_id, self.stage,
+                     unit, exc)
+            return None
 
     def skipped(self, unit: str, error: HubSpotError, *, row: str | None = None) -> None:
         """A unit HubSpot refused (403) or does not have (404): skipped with its reason

@@ -103,6 +103,8 @@ def test_progress_and_the_skip_are_in_the_run_log(scoped_run):
     progress = [m for _, step, m in messages if step == "object_records"
                 and m.startswith("progress object_records contacts: ")]
     assert progress and "records in" in progress[0]
+    # A full listing running past the interval learned its total (one search call).
+    assert any("total (" in line for line in progress), progress
     assert any(m.startswith("progress consolidated_objects: ") for _, _, m in messages)
     warnings = [m for level, step, m in messages if level == logging.WARNING
                 and step == "object_download_list"]

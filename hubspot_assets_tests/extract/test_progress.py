@@ -119,3 +119,46 @@ def test_flush_hands_due_progress_lines_to_the_sink():
     clock.now += 10
     report.flush()
     assert said == ["progress events e_visited_page: 20 records in 10.0 s (2/s)"]
+
+
+def test_a_long_unit_asks_for_its_total_once_and_a_short_one_never():
+    clock, said, asked = FakeClock(), [], []
+    report = StageReport("object_records", "acme", clock=clock, interval=10)
+    report.queue_to(lambda level, message: said.append(message))
+
+    def estimate():
+        asked.append(1)
+        return 1_000
+
+    list(report.guarded("quick", iter(range(5)), estimate=estimate))
+    assert asked == []
+    records = report.guarded("contacts", iter(range(500)), estimate=estimate)
+    next(records)
+    clock.now += 10
+    for _ in range(399):
+        next(records)
+    assert asked == [1]
+    report.flush()
+    assert said == ["progress object_records contacts: 400 records in 10.0 s (40/s); "
+                    "~1,000 total (40%), ~15 s left"]
+    list(records)
+    assert asked == [1]
+
+
+def test_a_unit_runs_until_its_last_part_ends():
+    clock, said = FakeClock(), []
+    report = StageReport("object_records", "acme", clock=clock, interval=10)
+    report.queue_to(lambda level, message: said.append(message))
+    live = report.guarded("contacts", iter(range(100)), row="contacts")
+    archived = report.guarded("contacts (archived)", iter(range(3)), row="contacts",
+                              archived=True)
+    next(live)
+    assert len(list(archived)) == 3          # the short part ends first ...
+    clock.now += 10
+    for _ in range(50):
+        next(live)
+    report.flush()                           # ... and the unit still runs
+    assert said == ["progress object_records contacts: 54 records in 10.0 s (5/s)"]
+    list(live)
+    report.flush()
+    assert said[-1] == "progress object_records contacts: 103 records in 10.0 s (10/s), done"

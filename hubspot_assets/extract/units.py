@@ -216,7 +216,9 @@ class StageReport:
         self.unit_started()
         name = row or unit
         target = self.row(name)
-        progress = self.progress.unit(name)
+        # Archived records count in the row but have their own progress: a total
+        # (``estimate``) is of live records only.
+        progress = self.progress.unit(unit if archived else name)
         with self._lock:
             if target.started is None:
                 target.started = self.clock()

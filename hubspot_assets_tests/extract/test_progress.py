@@ -149,16 +149,22 @@ def test_a_unit_runs_until_its_last_part_ends():
     clock, said = FakeClock(), []
     report = StageReport("object_records", "acme", clock=clock, interval=10)
     report.queue_to(lambda level, message: said.append(message))
-    live = report.guarded("contacts", iter(range(100)), row="contacts")
-    archived = report.guarded("contacts (archived)", iter(range(3)), row="contacts",
-                              archived=True)
-    next(live)
-    assert len(list(archived)) == 3          # the short part ends first ...
+    first = report.guarded("contacts->companies (1..1000)", iter(range(100)),
+                           row="contacts->companies")
+    second = report.guarded("contacts->companies (1001..2000)", iter(range(3)),
+                            row="contacts->companies")
+    next(first)
+    assert len(list(second)) == 3          # the short part ends first ...
     clock.now += 10
     for _ in range(50):
-        next(live)
-    report.flush()                           # ... and the unit still runs
-    assert said == ["progress object_records contacts: 54 records in 10.0 s (5/s)"]
-    list(live)
+        next(first)
+    report.flush()                         # ... and the unit still runs
+    assert said == ["progress object_records contacts->companies: 54 records in 10.0 s (5/s)"]
+    list(first)
     report.flush()
-    assert said[-1] == "progress object_records contacts: 103 records in 10.0 s (10/s), done"
+    assert said[-1] == ("progress object_records contacts->companies: 103 records in 10.0 s "
+                        "(10/s), done")
+    # A type's archived listing shares its row, not its progress (a total is of live ones).
+    list(report.guarded("deals (archived)", iter(range(2)), row="deals", archived=True))
+    assert report.unit_rows()[-1]["archived"] == 2
+    assert "deals (archived)" in report.progress._units

@@ -12,6 +12,7 @@ off. Prints calls, search calls, seconds and the progress lines of each pass.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import tempfile
 import time
@@ -71,9 +72,9 @@ def main() -> None:
     try:
         with tempfile.TemporaryDirectory() as tmp:
             registry = Path(tmp) / "sources.yaml"
-            registry.write_text(f"sources:\n  - id: bench\n    token_env: BENCH_TOKEN\n"
-                                f"    base_url: {server.url}\n    limits: {{window_seconds: 1.0}}\n")
-            import os
+            registry.write_text(
+                f"sources:\n  - id: bench\n    token_env: BENCH_TOKEN\n"
+                f"    base_url: {server.url}\n    limits: {{window_seconds: 1.0}}\n")
             os.environ["BENCH_TOKEN"] = DEMO_TOKEN
             resource = HubSpotResource(sources_file=str(registry), settings=HubSpotSettings(
                 limiter_backend="memory"))

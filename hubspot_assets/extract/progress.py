@@ -8,8 +8,10 @@ seconds, and only for units that moved since their last line.
 
 Line format (stable: the demo's display and docs/observability.md read it)::
 
-    progress object_records contacts: 12,000 records in 10.0 s (1,200/s); ~20,000 total (60%), ~7 s left
-    progress object_records contacts: 20,000 records in 16.4 s (1,220/s), done
+    progress object_records contacts: 12,000 records in 10.0 s (1,200/s); ~20,000 total (60%),
+        ~7 s left                                               (one line, wrapped here)
+    progress object_records contacts: 20,000 records in 16.4 s (1,220/s); ~20,000 total (100%),
+        done
 """
 
 from __future__ import annotations

@@ -10,6 +10,7 @@ from pydantic import Field
 from pymongo.errors import PyMongoError
 
 from hubspot_assets.defs.resources import checked_database
+from hubspot_assets.extract.units import UNIT_COLUMNS
 from hubspot_assets.mongo.redaction import redact_text, redact_uri, uri_secrets
 from hubspot_assets.mongo.stored_stream import StoredStream, latest_stream
 from hubspot_assets.mongo.writer import write_stream
@@ -127,26 +128,26 @@ class MongoStreamIOManager(dg.ConfigurableIOManager):
     __str__ = __repr__
 
 
-#: Columns of a stage's per-unit table (extract.units.UNIT_COLUMNS) and their types.
+#: Type and meaning of each column of a stage's per-unit table (``UNIT_COLUMNS``).
+_UNIT_COLUMN_TYPES = {
+    "unit": ("string", "object type, event type or association pair"),
+    "status": ("string", "ok, skipped or failed"),
+    "records": ("int", "live records (events, edges; property names for the download list) "
+                "fetched in this run"),
+    "archived": ("int", "archived records fetched in this run"),
+    "calls": ("int", "HubSpot API calls made for this unit"),
+    "errors": ("int", "errors, retried ones included"),
+    "seconds": ("float", "from the unit's first start to its last end"),
+    "reason": ("string", "why the unit was skipped or failed"),
+}
 UNIT_TABLE_SCHEMA = dg.TableSchema(columns=[
-    dg.TableColumn("unit", "string", description="object type, event type or association pair"),
-    dg.TableColumn("status", "string", description="ok, skipped or failed"),
-    dg.TableColumn("records", "int", description="live records (events, edges, property "
-                   "names) fetched in this run"),
-    dg.TableColumn("archived", "int", description="archived records fetched in this run"),
-    dg.TableColumn("calls", "int", description="HubSpot API calls of this unit (blank: not "
-                   "attributed to units)"),
-    dg.TableColumn("errors", "int", description="errors, retried ones included"),
-    dg.TableColumn("seconds", "float", description="from the unit's first start to its last end"),
-    dg.TableColumn("reason", "string", description="why the unit was skipped or failed"),
-])
+    dg.TableColumn(name, *_UNIT_COLUMN_TYPES[name]) for name in UNIT_COLUMNS])
 
 
 def unit_table(rows: list[dict[str, Any]]) -> dg.TableMetadataValue:
     """A stage's per-unit rows as Dagster table metadata (shown as a table in the UI)."""
-    names = [column.name for column in UNIT_TABLE_SCHEMA.columns]
     return dg.MetadataValue.table(
-        records=[dg.TableRecord({name: row.get(name) for name in names
+        records=[dg.TableRecord({name: row[name] for name in UNIT_COLUMNS
                                  if row.get(name) is not None}) for row in rows],
         schema=UNIT_TABLE_SCHEMA)
 

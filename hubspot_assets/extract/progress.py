@@ -118,13 +118,15 @@ class ProgressBoard:
 
     def due(self) -> list[str]:
         """Lines for the running units that are due (see :meth:`Progress.due`), and one
-        last line (``done``) for each unit that finished after running at least an interval."""
+        last line (``done``) for each unit that counted something and finished after
+        running at least an interval."""
         lines = []
         with self._lock:
             for progress in self._units.values():
                 if progress.finished is None:
                     lines.append(progress.due(self.interval))
-                elif not progress.reported and progress.seconds >= self.interval:
+                elif (not progress.reported and progress.count
+                      and progress.seconds >= self.interval):
                     progress.reported = True
                     lines.append(f"{progress.line()}, done")
         return [f"progress {line}" for line in lines if line]

@@ -9,6 +9,7 @@ blank or error page.
 
 from __future__ import annotations
 
+import datetime as dt
 import html
 import os
 import re
@@ -19,6 +20,7 @@ import subprocess
 import tempfile
 import time
 from pathlib import Path
+from urllib.parse import quote
 
 import pytest
 
@@ -126,13 +128,25 @@ def scoped_run(e2e_stack) -> dict:
     return runs[0]
 
 
+def logged_at(e2e_stack, run_id: str, text: str) -> tuple[str, dt.time]:
+    """The first log line of the run containing ``text`` (the run page's log filter) and
+    the time the page shows for it."""
+    url = f"{e2e_stack.url}/runs/{run_id}?logs={quote(text)}"
+    page = text_of(render_dom(url, [text]))
+    found = re.search(rf"(\d+:\d\d:\d\d\.\d+ [AP]M) \S+ \S+ ({re.escape(text)}[^|]*?)"
+                      rf"(?= \d+:\d\d:\d\d\.\d+ [AP]M |$)", page)
+    assert found, page[-2000:]
+    return found.group(2), dt.datetime.strptime(found.group(1), "%I:%M:%S.%f %p").time()
+
+
 def test_a_run_log_shows_progress_while_the_stage_runs(e2e_stack, scoped_run):
-    url = f"{e2e_stack.url}/runs/{scoped_run['runId']}?logs=step%3Aobject_records"
-    page = text_of(render_dom(url, ["progress object_records contacts: "]))
-    line = re.search(r"progress object_records contacts: (\d+) records in [\d.]+ s", page)
-    assert line and int(line.group(1)) > 0, page[:2000]
+    line, at = logged_at(e2e_stack, scoped_run["runId"], "progress object_records contacts: ")
+    count = re.match(r"progress object_records contacts: (\d+) records in [\d.]+ s", line)
+    assert count and int(count.group(1)) > 0, line
     # Logged while the stage ran: before its materialization.
-    assert page.index(line.group(0)) < page.index("Materialized value object_records")
+    _, materialized = logged_at(e2e_stack, scoped_run["runId"],
+                                "Materialized value object_records")
+    assert at <= materialized, (line, at, materialized)
 
 
 def test_a_skipped_type_shows_as_a_warning_check(e2e_stack, scoped_run):

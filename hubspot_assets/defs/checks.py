@@ -36,7 +36,8 @@ def _value(entry: Any) -> Any:
 def stage_check_result(metadata: Mapping[str, Any]) -> dg.AssetCheckResult:
     """The check's verdict from a stage's materialization metadata (plain or Dagster values)."""
     values = {key: _value(value) for key, value in metadata.items()}
-    failed = int(values.get("units_failed") or 0)
+    # A failed part (one object's events, say) leaves its unit incomplete: data missing too.
+    failed = int(values.get("units_failed") or 0) + int(values.get("parts_failed") or 0)
     stubbed = int(values.get("records_stubbed") or 0)
     skipped = list(values.get("skipped_units") or [])
     details = [d for d in values.get("error_details") or [] if not d.get("skipped")
@@ -50,7 +51,8 @@ def stage_check_result(metadata: Mapping[str, Any]) -> dg.AssetCheckResult:
         first = details[0] if details else {}
         return dg.AssetCheckResult(
             passed=False, severity=dg.AssetCheckSeverity.ERROR,
-            description=(f"{failed} unit(s) failed, {stubbed} record(s) stored without data; "
+            description=(f"{failed} unit(s) or part(s) failed, {stubbed} record(s) stored "
+                         f"without data; "
                          f"first: {first.get('unit', '?')}: {first.get('message', '?')}"),
             metadata={**result_metadata, "failed_units": dg.MetadataValue.json(details[:50])})
     if skipped:

@@ -26,6 +26,8 @@ STAGE_FIELDS = (
     # consolidation: written in this run vs what the collection holds now
     "objects_written_this_run", "edges_written_this_run", "dagster/row_count",
     "objects_deleted_total", "edges_removed_total",
+    # events: the lookback, and reads per object where account-wide reads are refused
+    "events_lookback_hours", "events_fallback", "fallback_calls", "fallback_objects",
 )
 
 #: Run tags (see :func:`run_tags`): every run of a source says what started it and how.

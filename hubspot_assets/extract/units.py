@@ -116,6 +116,7 @@ class StageReport:
         self.error_count = 0
         self.units_total = 0
         self.units_failed = 0
+        self.details: dict[str, Any] = {}  # stage-specific facts for the metadata
         self.rows: dict[str, UnitRow] = {}
         self.progress = ProgressBoard(stage, clock=clock, interval=(
             PROGRESS_INTERVAL if interval is None else interval))
@@ -179,6 +180,25 @@ class StageReport:
             target.worsen(FAILED, detail["message"])
             if len(self.errors) < MAX_ERROR_DETAILS:
                 self.errors.append(detail)
+
+    def part_failed(self, unit: str, error: BaseException) -> None:
+        """Record an error of one part of a unit (the unit is then incomplete, not
+        failed: its other parts are stored), or re-raise it when it is fatal."""
+        if isinstance(error, FATAL_ERRORS):
+            raise error
+        detail = error_detail(unit, error)
+        self.say(logging.ERROR, f"source {self.source_id}, stage {self.stage}: {unit} "
+                 f"failed: {detail['message']}")
+        with self._lock:
+            self.error_count += 1
+            self.counts["parts_failed"] += 1
+            if len(self.errors) < MAX_ERROR_DETAILS:
+                self.errors.append(detail)
+
+    def detail(self, key: str, value: Any) -> None:
+        """Set a stage-specific metadata entry (plain JSON-able values)."""
+        with self._lock:
+            self.details[key] = value
 
     def unit_retried(self, unit: str, error: HubSpotError, attempt: int, *,
                      row: str | None = None) -> None:
@@ -325,6 +345,7 @@ class StageReport:
             return {
                 **{k: int(v) for k, v in sorted(self.counts.items())},
                 "skipped": int(self.counts.get("skipped", 0)),
+                **self.details,
                 "units": self.units_total,
                 "units_failed": self.units_failed,
                 "units_skipped": len(skipped),

@@ -103,9 +103,9 @@ def test_asset_graph_shows_the_loaded_code_location(e2e_stack, e2e_artifacts):
 
 #: The source whose token lacks a scope (fixtures/services.py: `scoped`, no deals).
 SCOPED = "scoped"
-#: Names the Automation page must list. h13sched: add the schedule's name here once
-#: `defs/schedules.py` defines it (the issue's "schedule under Automation").
-AUTOMATIONS = ["hubspot_sources_sensor", "job_history_on_success", "job_history_on_failure"]
+#: Names the Automation page must list: the sync schedule (`defs/schedules.py`) and sensors.
+AUTOMATIONS = ["hubspot_sync_schedule", "hubspot_sources_sensor", "job_history_on_success",
+               "job_history_on_failure"]
 
 
 def text_of(dom: str) -> str:
@@ -190,4 +190,4 @@ def test_the_run_carries_its_tags_and_history_summary(e2e_stack, scoped_run):
 
 def test_automation_lists_the_sensors_and_schedules(e2e_stack):
     page = text_of(render_dom(f"{e2e_stack.url}/automation", AUTOMATIONS))
-    assert "Run status sensor" in page
+    assert "Run status sensor" in page and "Schedule" in page

@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -150,8 +150,12 @@ def fold(objects: Collection, documents: list[dict[str, Any]], source_id: str, r
 
 
 def consolidate_objects(db: Database, source_id: str, run_id: str, *,
-                        full_refresh: bool = False, overlap_ms: int = 600_000) -> ObjectsSummary:
-    """Fold the stream's object versions into `source_{id}_objects`; commit the watermark last."""
+                        full_refresh: bool = False, overlap_ms: int = 600_000,
+                        progress: Callable[[int], None] | None = None) -> ObjectsSummary:
+    """Fold the stream's object versions into `source_{id}_objects`; commit the watermark last.
+
+    ``progress(n)`` is called after each batch of ``n`` stream documents.
+    """
     watermarks = WatermarkStore(db)
     objects = objects_collection(db, source_id)
     previous = None if full_refresh else watermarks.load(source_id, STAGE)
@@ -179,6 +183,8 @@ def consolidate_objects(db: Database, source_id: str, run_id: str, *,
             summary.merged += mark_merged(objects, rows, source_id, run_id, now)
             written = fold(objects, archived, source_id, run_id, now)
             summary.deleted += written.inserted + written.modified
+            if progress is not None:
+                progress(len(batch))
     # After the folds: a record restored or changed since the listings is judged by
     # its newest version, never by evidence older than it.
     done = reconcile(db, objects, source_id, run_id, now,

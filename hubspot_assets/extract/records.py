@@ -58,51 +58,65 @@ def object_records(
     def fetch(unit: tuple[dict[str, Any], str]) -> Iterator[StreamRecord]:
         entry, part = unit
         object_type = entry["objectType"]
+        estimate: Any = None
         properties = entry["properties"]
-        tap = reconcile[object_type] is not None
         if part == IDS:
-            if not tap:
+            if reconcile[object_type] is None:
                 return
             gap = gaps.get(object_type)
             listing = plan.track_reconciliation(object_type, partial(
                 listed_ids, client, object_type, report, seen=gap and gap.listed))
             if gap is not None:
                 listing = partial(gap.ended, IDS, listing)
-            yield from report.guarded(f"{object_type} (ids)", listing)
+            yield from report.guarded(f"{object_type} (ids)", listing, counted=_not_evidence)
             if gap is not None:
                 yield from gap.close(client, object_type, properties, report)
             return
+        # `records` counts live records fetched in either mode (full listing or
+        # modified since the watermark), so the key means the same on every run.
+        # Only the archived listing is tapped for id evidence: list pages alone.
+        tap = False
         if part == ARCHIVED:
-            counter, label = "archived_records", f"{object_type} (archived)"
+            counters, label = ("archived_records",), f"{object_type} (archived)"
             records = partial(client.iter_objects, object_type, properties, archived=True)
+            tap = reconcile[object_type] is not None
         elif (since := plan.since(object_type)) is None:
-            counter, label, tap = "records", object_type, False
+            counters, label = ("records",), object_type
             records = partial(client.iter_objects, object_type, properties)
             if (gap := gaps.get(object_type)) is not None:
                 records = partial(gap.ended, LIVE, partial(gap.read, records))
             records = plan.track(object_type, records)
+
+            def estimate() -> int | None:  # a long full listing's total (one search call)
+                return client.count_objects(object_type)
         else:
-            counter, label, tap = "modified_records", f"{object_type} (modified)", False
+            counters, label = ("records", "modified_records"), f"{object_type} (modified)"
             records = plan.track(object_type, partial(
                 client.search_modified, object_type, since, properties=properties))
-        produce = partial(as_records, records, object_type, counter, report, ARCHIVED, tap)
+        produce = partial(as_records, records, object_type, counters, report, ARCHIVED, tap)
         if tap:
             produce = plan.track_reconciliation(object_type, produce)
-        yield from report.guarded(label, produce)
+        yield from report.guarded(label, produce, row=object_type, archived=part == ARCHIVED,
+                                  estimate=estimate, counted=_not_evidence)
         if part == LIVE and (gap := gaps.get(object_type)) is not None:
             yield from gap.close(client, object_type, properties, report)
 
     yield from interleave(units, fetch, max_workers=max_workers)
 
 
-def as_records(records: Callable[[], Iterable[dict[str, Any]]], object_type: str, counter: str,
-               report: StageReport, listing: str, tap: bool,
+def _not_evidence(record: StreamRecord) -> bool:
+    return record.kind != ID_LISTING
+
+
+def as_records(records: Callable[[], Iterable[dict[str, Any]]], object_type: str,
+               counters: tuple[str, ...], report: StageReport, listing: str, tap: bool,
                clock: Callable[[], int] = now_ms) -> Iterator[StreamRecord]:
     """The object records of one listing; with ``tap``, also its ids as `id_listing`
     records (only for a listing made of list pages: the archived one)."""
     ids = IdEvidence(object_type, listing, clock()) if tap else None
     for record in records():
-        report.count(counter)
+        for counter in counters:
+            report.count(counter)
         hubspot_id = str(record["id"])
         yield StreamRecord(OBJECT, object_type, hubspot_id, record, record.get("updatedAt"))
         if ids is not None:
@@ -135,23 +149,23 @@ class ListedNotRead:
     still ends normally. The id listing (list pages: no lag) holds them; once
     both have ended, whichever ends second batch-reads the difference, in the
     same run. If either fails, the failure is reported and the next run's
-    overlap re-reads the changes. Ids are kept as 8-byte integers.
+    overlap re-reads the changes.
     """
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._read, self._listed = array("q"), array("q")
+        self._read, self._listed = _Ids(), _Ids()
         self._ended: set[str] = set()
         self._closed = False
 
     def read(self, records: Callable[[], Iterable[dict[str, Any]]]) -> Iterator[dict[str, Any]]:
         """``records()``, noting each id."""
         for record in records():
-            self._read.append(int(record["id"]))
+            self._read.add(str(record["id"]))
             yield record
 
     def listed(self, hubspot_id: str) -> None:
-        self._listed.append(int(hubspot_id))
+        self._listed.add(hubspot_id)
 
     def ended(self, part: str, items: Callable[[], Iterable[Any]]) -> Iterator[Any]:
         """``items()``; ``part`` (LIVE or IDS) counts as ended once they are exhausted."""
@@ -167,22 +181,40 @@ class ListedNotRead:
             if self._ended != {LIVE, IDS} or self._closed:
                 return
             self._closed = True
-        yield from report.guarded(f"{object_type} (missed by search)", partial(
-            self.read_missing, client, object_type, properties, report))
-
-    def missing(self) -> list[str]:
-        return [str(i) for i in sorted(set(self._listed).difference(self._read))]
-
-    def read_missing(self, client: Any, object_type: str, properties: list[str],
-                     report: StageReport) -> Iterator[StreamRecord]:
-        """The listed records the full read missed, by batch read (archived or deleted
-        meanwhile: skipped, the archived listing or the next run has them)."""
-        missing = self.missing()
+        missing = self._listed.minus(self._read)
+        if not missing:
+            return
         report.count("records_missed_by_search", len(missing))
-        for record in client.batch_read(object_type, missing, properties):
-            report.count("records")
-            yield StreamRecord(OBJECT, object_type, str(record["id"]), record,
-                               record.get("updatedAt"))
+        yield from report.guarded(f"{object_type} (missed by search)", partial(
+            read_by_id, client, object_type, missing, properties, report))
+
+
+
+def read_by_id(client: Any, object_type: str, ids: list[str], properties: list[str],
+               report: StageReport) -> Iterator[StreamRecord]:
+    """Live records by id (batch read: archived or deleted meanwhile are skipped, the
+    archived listing or the next run has them)."""
+    for record in client.batch_read(object_type, ids, properties):
+        report.count("records")
+        yield StreamRecord(OBJECT, object_type, str(record["id"]), record, record.get("updatedAt"))
+
+
+class _Ids:
+    """Ids as 8-byte integers (HubSpot's are numeric strings), any others as strings."""
+
+    def __init__(self) -> None:
+        self.numbers, self.others = array("q"), set()
+
+    def add(self, hubspot_id: str) -> None:
+        if hubspot_id.isdigit():
+            self.numbers.append(int(hubspot_id))
+        else:
+            self.others.add(hubspot_id)
+
+    def minus(self, other: _Ids) -> list[str]:
+        """The ids here and not in ``other``."""
+        numbers = sorted(set(self.numbers).difference(other.numbers))
+        return [str(i) for i in numbers] + sorted(self.others - other.others)
 
 
 class IdEvidence:

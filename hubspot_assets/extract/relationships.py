@@ -83,7 +83,8 @@ def relationship_records(
         associations = plan.track(pair_unit(from_type, to_type), partial(
             client.iter_associations, from_type, to_type, ids))
         label = f"{from_type}->{to_type} ({ids[0]}..{ids[-1]})"
-        for from_id, target in report.guarded(label, associations):
+        for from_id, target in report.guarded(label, associations,
+                                              row=pair_unit(from_type, to_type)):
             report.count("relationships")
             data = {
                 "fromObjectType": from_type,

@@ -320,6 +320,19 @@ class HubSpotClient:
                           "/crm/v3/objects/{objectType}/batch/read", body, check=check_page)
         return results_of(page, "batch read", key="id")
 
+    def count_objects(self, object_type: str) -> int | None:
+        """HubSpot's count of a type's live records: one CRM search call (`limit: 1`).
+
+        The search response (`CollectionResponseWithTotalSimplePublicObjectForwardPaging`
+        in HubSpot's OpenAPI files) carries `total`, the number of matches; with no
+        filter that is every live record. Costs one call of the search lane.
+        """
+        body = {"limit": 1, "properties": ["hs_object_id"]}
+        page = self._post(f"/crm/v3/objects/{_seg(object_type)}/search",
+                          "/crm/v3/objects/{objectType}/search", body, lane=lanes.SEARCH)
+        total = page.get("total") if isinstance(page, dict) else None
+        return total if isinstance(total, int) and total >= 0 else None
+
     def search_modified(self, object_type: str, since: Any, until: Any = None,
                         properties: list[str] | None = None,
                         modified_property: str | None = None) -> Iterator[dict]:

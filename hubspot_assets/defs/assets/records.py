@@ -4,7 +4,12 @@ from typing import Any
 
 import dagster as dg
 
-from hubspot_assets.defs.assets.stage import stage_asset, stored_data, stream_stage
+from hubspot_assets.defs.assets.stage import (
+    run_stage,
+    stage_asset,
+    stored_data,
+    stream_stage,
+)
 from hubspot_assets.defs.assets.sync_config import SyncConfig, stage_checkpoint
 from hubspot_assets.defs.resources import HubSpotResource, MongoResource
 from hubspot_assets.extract.records import object_records as fetch_object_records
@@ -27,6 +32,7 @@ def object_records(
     """All records of the download list's ready types, or those changed since the last run."""
     entries = stored_data(object_download_list)
     checkpoint = stage_checkpoint(context, mongo, config.policy())
-    return stream_stage(context, hubspot, lambda client, source, report: fetch_object_records(
-        client, entries, report, max_workers=hubspot.settings.max_in_flight, plan=checkpoint.plan,
-        reconcile_every_ms=source.reconcile_every_ms), checkpoint)
+    yield from run_stage(context, stream_stage(context, hubspot, lambda client, source, report: (
+        fetch_object_records(client, entries, report, max_workers=hubspot.settings.max_in_flight,
+                             plan=checkpoint.plan, reconcile_every_ms=source.reconcile_every_ms)),
+        checkpoint))

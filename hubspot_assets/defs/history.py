@@ -30,7 +30,7 @@ STAGE_FIELDS = (
     "events_lookback_hours", "events_fallback", "fallback_calls", "fallback_objects",
     # deletes, merges and reconciliation (docs/keeping-current.md)
     "objects_merged", "objects_gone", "objects_revived", "reconciled_types",
-    "reconciliation_skipped", "reconciliation_incomplete", "ids_listed",
+    "reconciliation_skipped", "reconciliation_incomplete", "ids_listed", "records_missed_by_search",
 )
 
 #: Run tags (see :func:`run_tags`): every run of a source says what started it and how.

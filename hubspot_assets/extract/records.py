@@ -68,7 +68,8 @@ def object_records(
                 listed_ids, client, object_type, report, seen=gap and gap.listed))
             if gap is not None:
                 listing = partial(gap.ended, IDS, listing)
-            yield from report.guarded(f"{object_type} (ids)", listing, counted=_not_evidence)
+            yield from report.guarded(f"{object_type} (ids)", listing, row=object_type,
+                                      counted=_not_evidence)
             if gap is not None:
                 yield from gap.close(client, object_type, properties, report)
             return
@@ -186,7 +187,7 @@ class ListedNotRead:
             return
         report.count("records_missed_by_search", len(missing))
         yield from report.guarded(f"{object_type} (missed by search)", partial(
-            read_by_id, client, object_type, missing, properties, report))
+            read_by_id, client, object_type, missing, properties, report), row=object_type)
 
 
 

@@ -87,7 +87,8 @@ def stream_stage(
 STAGE_COUNTERS: dict[str, tuple[str, ...]] = {
     "custom_object_schemas": ("schemas", "skipped"),
     "object_download_list": ("types_ready", "properties", "skipped"),
-    "object_records": ("records", "archived_records", "modified_records", "skipped"),
+    "object_records": ("records", "archived_records", "modified_records", "skipped",
+                       "reconciled_types", "ids_listed", "records_missed_by_search"),
     "event_types": ("event_types", "skipped"),
     "events": ("events", "skipped"),
     "relationships": ("relationships", "skipped"),

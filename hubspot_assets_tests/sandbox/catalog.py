@@ -10,7 +10,8 @@ from __future__ import annotations
 import functools
 from dataclasses import dataclass
 
-# HubSpot's standard CRM object types: name -> objectTypeId.
+# HubSpot's standard CRM object types: name -> objectTypeId (the names its object URLs
+# take, as in hubspot_assets.hubspot.catalog, which cites the OpenAPI files).
 STANDARD_OBJECT_TYPES: dict[str, str] = {
     "contacts": "0-1",
     "companies": "0-2",
@@ -27,12 +28,12 @@ STANDARD_OBJECT_TYPES: dict[str, str] = {
     "communications": "0-18",
     "postal_mail": "0-116",
     "feedback_submissions": "0-19",
-    "goals": "0-74",
+    "goal_targets": "0-74",
     "leads": "0-136",
     "invoices": "0-53",
     "orders": "0-123",
     "carts": "0-142",
-    "payments": "0-101",
+    "commerce_payments": "0-101",
     "subscriptions": "0-69",
     "users": "0-115",
 }
@@ -286,6 +287,12 @@ def object_scope(type_name: str, custom: bool) -> str:
         return "tickets"
     if type_name == "products":
         return "e-commerce"
+    # Scopes of the OpenAPI files (HubSpot-public-api-spec-collection, Goal Targets and
+    # Commerce Payments v3): the scope names differ from the URL names.
+    if type_name == "goal_targets":
+        return "crm.objects.goals.read"
+    if type_name == "commerce_payments":
+        return "crm.objects.commercepayments.read"
     return f"crm.objects.{type_name}.read"
 
 

@@ -18,9 +18,15 @@ OBJECT = "object"
 EVENT_TYPE = "event_type"
 EVENT = "event"
 RELATIONSHIP = "relationship"
+# Reference data that gives records their meaning (docs/coverage.md).
+OWNER = "owner"                              # GET /crm/v3/owners, live and archived
+PIPELINE = "pipeline"                        # GET /crm/v3/pipelines/{objectType}, with stages
+PROPERTY_DEFINITION = "property_definition"  # GET /crm/v3/properties/{objectType}
+ASSOCIATION_LABEL = "association_label"      # GET /crm/v4/associations/{from}/{to}/labels
+REFERENCE_KINDS = frozenset({OWNER, PIPELINE, PROPERTY_DEFINITION, ASSOCIATION_LABEL})
 KINDS = frozenset(
     {CUSTOM_OBJECT_SCHEMA, DOWNLOAD_LIST_ENTRY, OBJECT, EVENT_TYPE, EVENT, RELATIONSHIP}
-)
+) | REFERENCE_KINDS
 
 # How many recent (run, stage) sightings a document remembers. More than one,
 # so that a failed run that re-wrote a document does not hide it from the

@@ -53,6 +53,7 @@ def test_six_stage_assets_form_one_lineage_graph_with_the_house_settings():
             for k, a in consolidation.items()} == {
         "consolidated_objects": {"object_records"},
         "consolidated_relationships": {"relationships", "consolidated_objects"},
+        "consolidated_reference": {"object_download_list", "object_records", "relationships"},
     }
     for asset in CONSOLIDATION_ASSETS:
         node = graph.get(asset.key)

@@ -15,7 +15,7 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
-from . import api, truth
+from . import api, reference_data, truth
 from .account import Account
 from .config import SETTABLE, SandboxConfig
 from .faults import HTML_ERROR_PAGE, NON_JSON_BODY, FaultInjector
@@ -45,6 +45,8 @@ ROUTES = [
      api.association_labels, None),
     ("GET", rf"/crm/v4/objects/{_T}/{_T}/associations/{_T}", "associations.object",
      api.object_associations, None),
+    ("GET", r"/crm/v3/owners/?", "owners.list", reference_data.list_owners, None),
+    ("GET", rf"/crm/v3/pipelines/{_T}", "pipelines.list", reference_data.list_pipelines, None),
 ]
 _COMPILED = [(m, re.compile(p + r"\Z"), name, fn, kind) for m, p, name, fn, kind in ROUTES]
 

@@ -7,12 +7,14 @@ collections, so they return a MaterializeResult instead of a record stream.
 import dagster as dg
 
 from hubspot_assets.consolidate.objects import consolidate_objects
+from hubspot_assets.consolidate.reference import consolidate_reference
 from hubspot_assets.consolidate.relationships import SweepNotFound, consolidate_relationships
 from hubspot_assets.defs.assets.stage import source_asset
 from hubspot_assets.defs.assets.sync_config import SyncConfig
 from hubspot_assets.defs.resources import MongoResource
 from hubspot_assets.stream.naming import (
     CONSOLIDATED_OBJECTS,
+    OBJECT_DOWNLOAD_LIST,
     OBJECT_RECORDS,
     RELATIONSHIPS,
     SourceNames,
@@ -62,4 +64,17 @@ def consolidated_relationships(context: dg.AssetExecutionContext,
         **summary.metadata(), "collection": SourceNames(context.partition_key).relationships})
 
 
-CONSOLIDATION_ASSETS = [consolidated_objects, consolidated_relationships]
+@consolidation_asset(
+    description="source_{id}_owners, _pipelines (with stages), _properties (definitions, "
+    "sensitive ones included) and _association_labels (both directions of every pair): the "
+    "latest listing of each, what HubSpot no longer lists marked removed.",
+    deps=[OBJECT_DOWNLOAD_LIST, OBJECT_RECORDS, RELATIONSHIPS],
+)
+def consolidated_reference(context: dg.AssetExecutionContext,
+                           mongo: MongoResource) -> dg.MaterializeResult:
+    """Bring the reference collections in line with the latest run of each stage."""
+    summary = consolidate_reference(mongo.db(), context.partition_key, context.run_id)
+    return dg.MaterializeResult(metadata=summary.metadata())
+
+
+CONSOLIDATION_ASSETS = [consolidated_objects, consolidated_relationships, consolidated_reference]

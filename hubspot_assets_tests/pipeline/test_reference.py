@@ -1,0 +1,87 @@
+"""Reference data through the whole pipeline: owners, pipelines, property definitions and
+association label definitions, consolidated into their current-state collections, equal
+the sandbox's ground truth after a full sync and after an incremental one that follows
+`advance`; a token without a scope skips just that data, with HubSpot's reason."""
+
+import pymongo
+
+from hubspot_assets.consolidate.reference import KINDS
+from hubspot_assets_tests.fixtures.pipeline import stage_metadata
+from hubspot_assets_tests.sandbox import DEMO_PORTAL_ID, DEMO_TOKEN
+from hubspot_assets_tests.sandbox import reference_data as ref
+
+SIZES = {"contacts": 40, "companies": 6, "deals": 8, "tickets": 4}
+#: What the consolidation adds to HubSpot's fields.
+OURS = {"_id", "source_id", "object_type", "group", "removed", "removed_at", "stream_id",
+        "consolidated_run", "consolidated_at"}
+
+
+def current(pipeline, name, source_id="demo"):
+    """The active documents of a reference collection, as HubSpot's JSON, by key."""
+    db = pymongo.MongoClient(pipeline.mongo_uri)[pipeline.database]
+    return {d["_id"]: {k: v for k, v in d.items() if k not in OURS}
+            for d in db[f"source_{source_id}_{name}"].find({"removed": False})}
+
+
+def expected_owners(account):
+    return {o["id"]: o for o in ref.truth_owners(account)}
+
+
+def expected_pipelines(account):
+    return {f"{t}|{p['id']}": p for t, found in ref.truth_pipelines(account).items()
+            for p in found}
+
+
+def assert_reference_matches_truth(pipeline, server):
+    account = server.account(DEMO_PORTAL_ID)
+    assert current(pipeline, "owners") == expected_owners(account)
+    assert current(pipeline, "pipelines") == expected_pipelines(account)
+
+
+def test_full_then_incremental_sync_equal_the_truth(pipeline, sandbox_factory):
+    server = sandbox_factory(sizes=SIZES)
+    pipeline.add_source("demo", token=DEMO_TOKEN, base_url=server.url)
+    first = pipeline.sync("demo")
+    assert first.success
+    metadata = stage_metadata(first)
+    assert metadata["object_records"]["owners"] == ref.INITIAL_OWNERS
+    assert metadata["object_records"]["pipelines"] == 5
+    assert_reference_matches_truth(pipeline, server)
+
+    for _ in range(4):  # renames, hires, a deactivation, relabelled and new stages
+        server.advance(DEMO_PORTAL_ID)
+    second = pipeline.sync("demo")
+    assert second.success
+    assert_reference_matches_truth(pipeline, server)
+    summary = stage_metadata(second)["consolidated_reference"]
+    assert summary["owners"]["new"] == 2 and summary["owners"]["changed"] >= 1
+    assert summary["pipelines"]["changed"] == 1  # only the renewals pipeline changed
+    db = pymongo.MongoClient(pipeline.mongo_uri)[pipeline.database]
+    archived = db.source_demo_owners.count_documents({"archived": True, "removed": False})
+    assert archived == ref.INITIAL_ARCHIVED + 1
+    # Unchanged reference data is stored once: the stream holds one version per change.
+    owner_versions = pipeline.stream("demo").count_documents({"kind": "owner"})
+    assert owner_versions == ref.INITIAL_OWNERS + 2 + summary["owners"]["changed"]
+
+
+def test_a_token_without_the_owners_scope_skips_only_the_owners(pipeline, sandbox_factory):
+    server = sandbox_factory(sizes=SIZES, denied_types={"owners", "tickets"})
+    pipeline.add_source("demo", token=DEMO_TOKEN, base_url=server.url)
+    result = pipeline.sync("demo")
+    assert result.success
+    records = stage_metadata(result)["object_records"]
+    skipped = {d["unit"]: d["message"] for d in records["error_details"] if d.get("skipped")}
+    assert ref.OWNERS_SCOPE in skipped["owners"]
+    assert records["errors"] == 0
+    assert current(pipeline, "owners") == {}
+    # tickets are skipped by the download list, so their pipelines are never asked for
+    assert set(current(pipeline, "pipelines")) == {
+        k for k in expected_pipelines(server.account(DEMO_PORTAL_ID))}
+    assert not any(k.startswith("tickets|") for k in current(pipeline, "pipelines"))
+    reference = stage_metadata(result)["consolidated_reference"]
+    assert reference["owners"]["groups"] == 0
+
+
+def test_every_reference_kind_has_a_collection():
+    assert [k.collection for k in KINDS] == ["owners", "pipelines", "properties",
+                                             "association_labels"]

@@ -53,3 +53,10 @@ def list_properties(client: Any, object_type: str, data_sensitivity: str) -> lis
 
 def _check_results(page: Any) -> None:
     check_page(page, "unpaged listing", None)
+
+
+def probe_property_values(client: Any, object_type: str, names: list[str]) -> None:
+    """Read one record naming ``names``: raises `Forbidden` when the token may not read
+    their values (sensitive properties need their own scopes), else returns."""
+    client._get(f"/crm/v3/objects/{_seg(object_type)}", "/crm/v3/objects/{objectType}",
+                params={"limit": 1, "properties": ",".join(names)}, check=check_page)

@@ -27,6 +27,11 @@ def expected_owners(account):
     return {o["id"]: o for o in ref.truth_owners(account)}
 
 
+def expected_properties(account):
+    return {f"{t}|{p['name']}": p for t, found in ref.truth_properties(account).items()
+            for p in found}
+
+
 def expected_pipelines(account):
     return {f"{t}|{p['id']}": p for t, found in ref.truth_pipelines(account).items()
             for p in found}
@@ -36,6 +41,7 @@ def assert_reference_matches_truth(pipeline, server):
     account = server.account(DEMO_PORTAL_ID)
     assert current(pipeline, "owners") == expected_owners(account)
     assert current(pipeline, "pipelines") == expected_pipelines(account)
+    assert current(pipeline, "properties") == expected_properties(account)
 
 
 def test_full_then_incremental_sync_equal_the_truth(pipeline, sandbox_factory):
@@ -80,6 +86,32 @@ def test_a_token_without_the_owners_scope_skips_only_the_owners(pipeline, sandbo
     assert not any(k.startswith("tickets|") for k in current(pipeline, "pipelines"))
     reference = stage_metadata(result)["consolidated_reference"]
     assert reference["owners"]["groups"] == 0
+
+
+def test_sensitive_values_are_copied_with_the_scope_and_skipped_without(
+        pipeline, sandbox_factory):
+    server = sandbox_factory(sizes=SIZES)
+    pipeline.add_source("demo", token=DEMO_TOKEN, base_url=server.url)
+    assert pipeline.sync("demo").success
+    record = pipeline.stream("demo").find_one({"kind": "object", "object_type": "contacts"})
+    assert {"passport_number", "national_id_number"} <= set(record["data"]["properties"])
+
+    denied = sandbox_factory(sizes=SIZES, denied_types={"highly_sensitive"})
+    pipeline.add_source("scoped", token=DEMO_TOKEN, base_url=denied.url)
+    result = pipeline.sync("scoped")
+    assert result.success
+    listing = stage_metadata(result)["object_download_list"]
+    skipped = {d["unit"]: d["message"] for d in listing["error_details"] if d.get("skipped")}
+    assert list(skipped) == ["contacts (highly_sensitive properties): values"]
+    assert "crm.objects.contacts.highly_sensitive.read" in skipped[list(skipped)[0]]
+    assert listing["errors"] == 0
+    record = pipeline.stream("scoped").find_one({"kind": "object", "object_type": "contacts"})
+    names = set(record["data"]["properties"])
+    assert "passport_number" in names and "national_id_number" not in names
+    assert set(names) == set(ref.readable_property_names(denied.account(DEMO_PORTAL_ID),
+                                                          "contacts"))
+    # the definition itself needs no scope: it is listed and consolidated
+    assert "contacts|national_id_number" in current(pipeline, "properties", "scoped")
 
 
 def test_every_reference_kind_has_a_collection():

@@ -122,6 +122,9 @@ class PropertyDef:
     group_name: str
     options: tuple[str, ...] = ()
     hubspot_defined: bool = True
+    # HubSpot's dataSensitivity: non_sensitive | sensitive | highly_sensitive. Only
+    # non_sensitive properties are listed unless asked for (Sensitive Data guide).
+    data_sensitivity: str = "non_sensitive"
 
     def to_json(self, created_at: str) -> dict:
         """HubSpot's property-definition shape (`GET /crm/v3/properties/...`)."""
@@ -150,7 +153,24 @@ class PropertyDef:
                                      "readOnlyValue": self.name in _READ_ONLY},
             "formField": self.type != "datetime",
             "archived": False,
+            "dataSensitivity": self.data_sensitivity,
         }
+
+
+# Sensitive Data properties an Enterprise account might hold (HubSpot's examples: a
+# passport number, a social security number), listed only with dataSensitivity.
+_SENSITIVE: dict[str, tuple[tuple[str, str], ...]] = {
+    "contacts": (("passport_number", "sensitive"), ("national_id_number", "highly_sensitive")),
+    "companies": (("tax_registration_number", "sensitive"),),
+}
+SENSITIVITY_LEVELS = ("non_sensitive", "sensitive", "highly_sensitive")
+
+
+def sensitive_scope(type_name: str, custom: bool, sensitivity: str) -> str:
+    """The scope that reads values of a type's sensitive properties (Sensitive Data guide:
+    crm.objects.<type>.sensitive.read, .highly_sensitive.read)."""
+    base = "custom" if custom else type_name
+    return f"crm.objects.{base}.{sensitivity}.read"
 
 
 _READ_ONLY = frozenset({"hs_object_id", "createdate", "lastmodifieddate", "hs_lastmodifieddate"})
@@ -185,6 +205,9 @@ def _build_properties(type_name: str, count: int, custom: bool) -> tuple[Propert
     for name, typ, field_type in _CORE.get(type_name, ()):
         options = _OPTIONS.get(name, ()) if typ == "enumeration" else ()
         props.append(PropertyDef(name, typ, field_type, group, options))
+    for name, sensitivity in _SENSITIVE.get(type_name, ()) if not custom else ():
+        props.append(PropertyDef(name, "string", "text", group, hubspot_defined=False,
+                                 data_sensitivity=sensitivity))
     if custom:
         for name in ("name", "status", "external_reference"):
             props.append(PropertyDef(name, "string", "text", group, hubspot_defined=False))

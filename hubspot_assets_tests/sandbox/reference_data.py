@@ -24,10 +24,13 @@ Shapes follow HubSpot's OpenAPI files (HubSpot-public-api-spec-collection):
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field, replace
 
+from . import api
 from .account import Account
 from .api import ApiError, Request, _type, bad_request, error_body, missing_scope
+from .catalog import SENSITIVITY_LEVELS, sensitive_scope
 from .encoding import decode_cursor, encode_cursor, iso_ms, mix2
 
 OWNERS_SCOPE = "crm.objects.owners.read"
@@ -243,6 +246,51 @@ def pipeline_types() -> list[str]:
     return list(_initial_pipelines())
 
 
+# -- sensitive properties -----------------------------------------------------------------
+# HubSpot's Sensitive Data guide: listing the definitions of Sensitive Data properties
+# needs no extra scope (`GET /crm/v3/properties/{objectType}?dataSensitivity=sensitive`;
+# a plain listing holds only non_sensitive ones), reading their values needs
+# crm.objects.<type>.sensitive.read (highly_sensitive: .highly_sensitive.read).
+# What HubSpot answers a read naming them without that scope is not documented; the
+# sandbox answers 403 naming the scope, as for any other missing scope. A token lacking
+# the scopes is `denied_types={"sensitive"}` (both levels) or {"highly_sensitive"}.
+def list_properties(req: Request, object_type: str) -> tuple[int, dict]:
+    """`GET /crm/v3/properties/{objectType}[?dataSensitivity=]`: one sensitivity's definitions."""
+    level = req.one("dataSensitivity") or "non_sensitive"
+    if level not in SENSITIVITY_LEVELS:
+        raise bad_request(f"Invalid value for dataSensitivity: {level!r}; one of "
+                          f"{', '.join(SENSITIVITY_LEVELS)}")
+    status, body = api.list_properties(req, object_type)
+    return status, {**body, "results": [p for p in body["results"]
+                                        if p.get("dataSensitivity", "non_sensitive") == level]}
+
+
+def denied_sensitivities(account: Account) -> set[str]:
+    denied = account.spec.denied_types
+    if "sensitive" in denied:
+        return {"sensitive", "highly_sensitive"}
+    return {"highly_sensitive"} & set(denied)
+
+
+def sensitive_guard(handler):
+    """`handler` (an object read), refused with 403 when it names a sensitive property
+    whose scope the token lacks."""
+    @functools.wraps(handler)
+    def guarded(req: Request, object_type: str, *rest):
+        names = req.many("properties")
+        if names is None and isinstance(req.body, dict):
+            names = req.body.get("properties")
+        denied = denied_sensitivities(req.account)
+        if names and denied:
+            otype = req.account.resolve(object_type)
+            levels = {p.name: p.data_sensitivity for p in otype.properties} if otype else {}
+            for name in names:
+                if levels.get(name) in denied:
+                    raise missing_scope(sensitive_scope(otype.name, otype.custom, levels[name]))
+        return handler(req, object_type, *rest)
+    return guarded
+
+
 # -- ground truth -------------------------------------------------------------------------
 def truth_owners(account: Account) -> list[dict]:
     """Every owner a full sync must store (live then archived listings)."""
@@ -255,5 +303,19 @@ def truth_pipelines(account: Account) -> dict[str, list[dict]]:
             if not account.is_denied(account.resolve(name))}
 
 
-__all__ = ["OWNERS_SCOPE", "list_owners", "list_pipelines", "missing_scope", "owners",
-           "pipeline_types", "pipelines", "truth_owners", "truth_pipelines"]
+def truth_properties(account: Account) -> dict[str, list[dict]]:
+    """Every property definition of every readable type, sensitive ones included."""
+    return {fqn: [p.to_json(api.SCHEMA_TIMESTAMP) for p in t.properties]
+            for fqn, t in account.types.items() if not account.is_denied(t)}
+
+
+def readable_property_names(account: Account, object_type: str) -> tuple[str, ...]:
+    """The properties whose values the token may read (what a full sync copies)."""
+    denied = denied_sensitivities(account)
+    return tuple(p.name for p in account.resolve(object_type).properties
+                 if p.data_sensitivity not in denied)
+
+
+__all__ = ["OWNERS_SCOPE", "list_owners", "list_pipelines", "list_properties", "owners",
+           "pipeline_types", "pipelines", "readable_property_names", "sensitive_guard",
+           "truth_owners", "truth_pipelines", "truth_properties"]

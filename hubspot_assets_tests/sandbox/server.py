@@ -23,6 +23,7 @@ from .limits import RateLimiter
 from .stats import Stats
 
 _T = r"([^/]+)"
+_sensitive = reference_data.sensitive_guard  # object reads naming sensitive properties
 # (method, path regex, endpoint name, handler, kind); kind: "search" | "assoc" | None
 ROUTES = [
     ("GET", r"/account-info/v3/details", "account.details", api.account_details, None),
@@ -30,11 +31,12 @@ ROUTES = [
     ("GET", r"/crm-object-schemas/v3/schemas", "schemas.list", api.list_schemas, None),
     ("GET", rf"/crm/v3/schemas/{_T}", "schemas.get", api.get_schema, None),
     ("GET", rf"/crm-object-schemas/v3/schemas/{_T}", "schemas.get", api.get_schema, None),
-    ("GET", rf"/crm/v3/properties/{_T}", "properties.list", api.list_properties, None),
-    ("GET", rf"/crm/v3/objects/{_T}", "objects.list", api.list_objects, None),
-    ("POST", rf"/crm/v3/objects/{_T}/search", "objects.search", api.search, "search"),
-    ("POST", rf"/crm/v3/objects/{_T}/batch/read", "objects.batch_read", api.batch_read, None),
-    ("GET", rf"/crm/v3/objects/{_T}/{_T}", "objects.get", api.get_object, None),
+    ("GET", rf"/crm/v3/properties/{_T}", "properties.list", reference_data.list_properties, None),
+    ("GET", rf"/crm/v3/objects/{_T}", "objects.list", _sensitive(api.list_objects), None),
+    ("POST", rf"/crm/v3/objects/{_T}/search", "objects.search", _sensitive(api.search), "search"),
+    ("POST", rf"/crm/v3/objects/{_T}/batch/read", "objects.batch_read", _sensitive(api.batch_read),
+     None),
+    ("GET", rf"/crm/v3/objects/{_T}/{_T}", "objects.get", _sensitive(api.get_object), None),
     ("GET", r"/events/v3/events/event-types", "events.types", api.event_types, None),
     ("GET", r"/events/v3/events/?", "events.list", api.list_events, None),
     ("POST", rf"/crm/v4/associations/{_T}/{_T}/batch/read", "associations.batch_read",

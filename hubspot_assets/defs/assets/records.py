@@ -10,6 +10,7 @@ from hubspot_assets.defs.assets.sync_config import SyncConfig, stage_checkpoint
 from hubspot_assets.defs.resources import HubSpotResource, MongoResource
 from hubspot_assets.extract.records import object_records as fetch_object_records
 from hubspot_assets.extract.reference import reference_records
+from hubspot_assets.stream.records import DOWNLOAD_LIST_ENTRY
 
 
 @stage_asset(
@@ -27,7 +28,7 @@ def object_records(
     object_download_list: Any,
 ) -> Any:
     """All records of the download list's ready types, or those changed since the last run."""
-    entries = stored_data(object_download_list)
+    entries = stored_data(object_download_list, DOWNLOAD_LIST_ENTRY)
     checkpoint = stage_checkpoint(context, mongo, config.policy())
     # Owners and pipelines first: a few calls that give the records' ids their meaning.
     return stream_stage(context, hubspot, lambda client, _, report: chain(

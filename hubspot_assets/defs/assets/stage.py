@@ -70,10 +70,14 @@ def stream_stage(
     return StageStream(lambda: produce(client, source, report), report, client, checkpoint)
 
 
-def stored_data(stream: Any) -> list[dict[str, Any]]:
-    """The ``data`` of every document an upstream stage wrote (small stages only).
+def stored_data(stream: Any, kind: str | None = None) -> list[dict[str, Any]]:
+    """The ``data`` of every document an upstream stage wrote (small stages only),
+    or of its documents of one ``kind``.
 
     Stubs (``data: null``, a record MongoDB could not store) are left out: the
     writer already recorded each one as an error.
     """
+    if kind is not None:  # the server selects them when it can
+        stream = (stream.filter(kind=kind) if hasattr(stream, "filter")
+                  else [d for d in stream if d.get("kind") == kind])
     return [document["data"] for document in stream if document.get("data") is not None]

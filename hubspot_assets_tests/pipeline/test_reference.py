@@ -9,6 +9,7 @@ from hubspot_assets.consolidate.reference import KINDS
 from hubspot_assets_tests.fixtures.pipeline import stage_metadata
 from hubspot_assets_tests.sandbox import DEMO_PORTAL_ID, DEMO_TOKEN
 from hubspot_assets_tests.sandbox import reference_data as ref
+from hubspot_assets_tests.sandbox import truth
 
 SIZES = {"contacts": 40, "companies": 6, "deals": 8, "tickets": 4}
 #: What the consolidation adds to HubSpot's fields.
@@ -42,6 +43,24 @@ def assert_reference_matches_truth(pipeline, server):
     assert current(pipeline, "owners") == expected_owners(account)
     assert current(pipeline, "pipelines") == expected_pipelines(account)
     assert current(pipeline, "properties") == expected_properties(account)
+    assert current(pipeline, "association_labels") == ref.truth_association_labels(account)
+    assert_edges_carry_both_directions(pipeline, account)
+
+
+def assert_edges_carry_both_directions(pipeline, account):
+    """Each active edge holds its types from both ends, as HubSpot reports each end."""
+    db = pymongo.MongoClient(pipeline.mongo_uri)[pipeline.database]
+    edges = list(db.source_demo_relationships.find({"removed": False}))
+    assert edges
+    seen: dict[tuple[str, str], dict] = {}
+    for edge in edges:
+        a, b = edge["from_type"], edge["to_type"]
+        if (b, a) not in seen:
+            seen[(b, a)] = {(str(f), str(t["toObjectId"])): t["associationTypes"]
+                            for f, t in truth.iter_associations(account, b, a)}
+        expected = seen[(b, a)][(edge["to_id"], edge["from_id"])]
+        assert sorted(edge["reverse_association_types"], key=str) == sorted(expected, key=str)
+        assert edge["reverse_labels"] == sorted({t["label"] for t in expected if t["label"]})
 
 
 def test_full_then_incremental_sync_equal_the_truth(pipeline, sandbox_factory):

@@ -309,6 +309,18 @@ def truth_properties(account: Account) -> dict[str, list[dict]]:
             for fqn, t in account.types.items() if not account.is_denied(t)}
 
 
+def truth_association_labels(account: Account) -> dict[str, dict]:
+    """Every association type of every pair, both directions, keyed like the product's
+    collection: "{from}->{to}|{category}|{typeId}"."""
+    out = {}
+    for (child, parent), pair in account.pairs.items():
+        for a, b, forward in ((child, parent, True), (parent, child, False)):
+            for spec in pair.label_specs(forward):
+                out[f"{a}->{b}|{spec['category']}|{spec['typeId']}"] = {
+                    **spec, "fromObjectType": a, "toObjectType": b}
+    return out
+
+
 def readable_property_names(account: Account, object_type: str) -> tuple[str, ...]:
     """The properties whose values the token may read (what a full sync copies)."""
     denied = denied_sensitivities(account)
@@ -318,4 +330,4 @@ def readable_property_names(account: Account, object_type: str) -> tuple[str, ..
 
 __all__ = ["OWNERS_SCOPE", "list_owners", "list_pipelines", "list_properties", "owners",
            "pipeline_types", "pipelines", "readable_property_names", "sensitive_guard",
-           "truth_owners", "truth_pipelines", "truth_properties"]
+           "truth_association_labels", "truth_owners", "truth_pipelines", "truth_properties"]

@@ -28,16 +28,22 @@ from pymongo import UpdateOne
 from pymongo.database import Database
 
 from hubspot_assets.mongo.bulk import batched, write
-from hubspot_assets.mongo.collections import reference_collection
+from hubspot_assets.mongo.collections import property_history_collection, reference_collection
 from hubspot_assets.mongo.stored_stream import latest_stream
-from hubspot_assets.stream.naming import OBJECT_DOWNLOAD_LIST, OBJECT_RECORDS, RELATIONSHIPS
+from hubspot_assets.stream.naming import (
+    OBJECT_DOWNLOAD_LIST,
+    OBJECT_RECORDS,
+    PROPERTY_HISTORY_STAGE,
+    RELATIONSHIPS,
+)
 from hubspot_assets.stream.records import (
     ASSOCIATION_LABEL,
     OWNER,
     PIPELINE,
     PROPERTY_DEFINITION,
+    PROPERTY_HISTORY,
 )
-from hubspot_assets.timestamps import utcnow
+from hubspot_assets.timestamps import to_epoch_ms, utcnow
 
 
 @dataclass(frozen=True)
@@ -80,12 +86,23 @@ class KindSummary:
 
 
 @dataclass
+class HistorySummary:
+    records: int = 0   # objects whose history the latest run read
+    values: int = 0    # past values they hold
+    new: int = 0       # values not stored before
+    reason: str | None = None
+
+
+@dataclass
 class ReferenceSummary:
     kinds: dict[str, KindSummary] = field(default_factory=dict)
+    history: HistorySummary = field(default_factory=HistorySummary)
 
     def metadata(self) -> dict[str, Any]:
         """Per-collection counts, as plain values for asset metadata."""
-        out: dict[str, Any] = {}
+        out: dict[str, Any] = {"property_history": {
+            "records": self.history.records, "values": self.history.values,
+            "new": self.history.new, "reason": self.history.reason}}
         for spec in KINDS:
             s = self.kinds.get(spec.kind) or KindSummary(reason="not consolidated")
             out[spec.collection] = {"read": s.read, "new": s.new, "changed": s.changed,
@@ -153,7 +170,49 @@ def consolidate_kind(db: Database, source_id: str, run_id: str,
     return summary
 
 
+def history_key(object_type: str, object_id: str, name: str, entry: dict[str, Any],
+                position: int) -> str:
+    """`_id` of one past value; `position` counts from the oldest entry, so it stays
+    the same as newer entries arrive (HubSpot lists them newest first)."""
+    return f"{object_type}|{object_id}|{name}|{entry.get('timestamp')}|{position}"
+
+
+def consolidate_history(db: Database, source_id: str, run_id: str) -> HistorySummary:
+    """Add every past value the latest property_history run read (values never go away:
+    a value a property had on a date stays true of that date)."""
+    latest = latest_stream(db, source_id, PROPERTY_HISTORY_STAGE)
+    if latest is None:
+        return HistorySummary(reason=f"{PROPERTY_HISTORY_STAGE} has no finished run")
+    collection = property_history_collection(db, source_id)
+    summary = HistorySummary()
+    now = utcnow()
+    documents = latest.filter(kind=PROPERTY_HISTORY,
+                              projection={"data": 1, "object_type": 1, "hubspot_id": 1})
+    for batch in batched(documents, 200):
+        operations = []
+        for document in batch:
+            data = document.get("data")
+            if data is None:
+                continue
+            summary.records += 1
+            object_type, object_id = document["object_type"], document["hubspot_id"]
+            for name, entries in (data.get("propertiesWithHistory") or {}).items():
+                for position, entry in enumerate(reversed(entries or [])):
+                    summary.values += 1
+                    operations.append(UpdateOne(
+                        {"_id": history_key(object_type, object_id, name, entry, position)},
+                        {"$setOnInsert": {
+                            **entry, "source_id": source_id, "object_type": object_type,
+                            "object_id": object_id, "property": name,
+                            "timestamp_ms": to_epoch_ms(entry.get("timestamp")),
+                            "stream_id": document["_id"], "consolidated_run": run_id,
+                            "consolidated_at": now}}, upsert=True))
+        summary.new += write(collection, operations).inserted
+    return summary
+
+
 def consolidate_reference(db: Database, source_id: str, run_id: str) -> ReferenceSummary:
-    """Every reference collection of a source, from the latest run of each kind's stage."""
+    """Every reference collection of a source, from the latest run of each kind's stage,
+    and the property history."""
     return ReferenceSummary({spec.kind: consolidate_kind(db, source_id, run_id, spec)
-                             for spec in KINDS})
+                             for spec in KINDS}, consolidate_history(db, source_id, run_id))

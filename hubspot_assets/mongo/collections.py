@@ -47,6 +47,12 @@ REFERENCE_INDEXES = (
     IndexModel([("group", ASCENDING), ("removed", ASCENDING)], name="group_removed"),
 )
 
+# "What was this property's value on date D": the latest entry at or before D.
+PROPERTY_HISTORY_INDEXES = (
+    IndexModel([("object_type", ASCENDING), ("object_id", ASCENDING), ("property", ASCENDING),
+                ("timestamp_ms", DESCENDING)], name="value_at"),
+)
+
 _lock = threading.Lock()
 _ensured: set[tuple[int, str]] = set()
 
@@ -97,6 +103,11 @@ def reference_collection(db: Database, source_id: str, name: str) -> Collection:
 
 
 REFERENCE_COLLECTIONS = ("owners", "pipelines", "properties", "association_labels")
+
+
+def property_history_collection(db: Database, source_id: str) -> Collection:
+    """`source_{id}_property_history`: one document per past value of an opted-in property."""
+    return _with_indexes(db, SourceNames(source_id).property_history, PROPERTY_HISTORY_INDEXES)
 
 
 def runs_collection(db: Database) -> Collection:

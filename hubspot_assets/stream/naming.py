@@ -31,6 +31,7 @@ JOB_HISTORY_COLLECTION = "job_history"   # one document per finished run
 #: Stage names whose data other stages read (each is its asset's name).
 OBJECT_DOWNLOAD_LIST = "object_download_list"
 OBJECT_RECORDS = "object_records"
+PROPERTY_HISTORY_STAGE = "property_history"
 RELATIONSHIPS = "relationships"
 CONSOLIDATED_OBJECTS = "consolidated_objects"
 CONSOLIDATED_RELATIONSHIPS = "consolidated_relationships"
@@ -134,6 +135,11 @@ class SourceNames:
     def association_labels(self) -> str:
         """Every association type and label definition, both directions of every pair."""
         return f"source_{self.source_id}_association_labels"
+
+    @property
+    def property_history(self) -> str:
+        """Every past value of the properties whose history a source opted into."""
+        return f"source_{self.source_id}_property_history"
 
     def stage_key(self, stage: str) -> str:
         """`_id` of a (source, stage) document in `stream_runs` and `watermarks`

@@ -23,9 +23,11 @@ OWNER = "owner"                              # GET /crm/v3/owners, live and arch
 PIPELINE = "pipeline"                        # GET /crm/v3/pipelines/{objectType}, with stages
 PROPERTY_DEFINITION = "property_definition"  # GET /crm/v3/properties/{objectType}
 ASSOCIATION_LABEL = "association_label"      # GET /crm/v4/associations/{from}/{to}/labels
+PROPERTY_HISTORY = "property_history"        # batch read with propertiesWithHistory (opt-in)
 REFERENCE_KINDS = frozenset({OWNER, PIPELINE, PROPERTY_DEFINITION, ASSOCIATION_LABEL})
 KINDS = frozenset(
-    {CUSTOM_OBJECT_SCHEMA, DOWNLOAD_LIST_ENTRY, OBJECT, EVENT_TYPE, EVENT, RELATIONSHIP}
+    {CUSTOM_OBJECT_SCHEMA, DOWNLOAD_LIST_ENTRY, OBJECT, EVENT_TYPE, EVENT, RELATIONSHIP,
+     PROPERTY_HISTORY}
 ) | REFERENCE_KINDS
 
 # How many recent (run, stage) sightings a document remembers. More than one,

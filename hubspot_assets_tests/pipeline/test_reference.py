@@ -1,13 +1,16 @@
 """Reference data through the whole pipeline: owners, pipelines, property definitions and
 association label definitions, consolidated into their current-state collections, equal
 the sandbox's ground truth after a full sync and after an incremental one that follows
-`advance`; a token without a scope skips just that data, with HubSpot's reason."""
+`advance`; a token without a scope skips just that data, with HubSpot's reason; opted-in
+property history reads back in order."""
 
 import pymongo
 
 from hubspot_assets.consolidate.reference import KINDS
+from hubspot_assets.timestamps import to_epoch_ms
 from hubspot_assets_tests.fixtures.pipeline import stage_metadata
 from hubspot_assets_tests.sandbox import DEMO_PORTAL_ID, DEMO_TOKEN
+from hubspot_assets_tests.sandbox import property_history
 from hubspot_assets_tests.sandbox import reference_data as ref
 from hubspot_assets_tests.sandbox import truth
 
@@ -136,3 +139,56 @@ def test_sensitive_values_are_copied_with_the_scope_and_skipped_without(
 def test_every_reference_kind_has_a_collection():
     assert [k.collection for k in KINDS] == ["owners", "pipelines", "properties",
                                              "association_labels"]
+
+
+HISTORY = "    property_history: {contacts: all, deals: [dealstage, amount, no_such_property]}\n"
+
+
+def stored_history(db, object_type, object_id):
+    """{property: [(value, timestamp), ...] newest first} as the consolidation holds it."""
+    out: dict[str, list] = {}
+    for entry in db.source_demo_property_history.find(
+            {"object_type": object_type, "object_id": object_id}).sort(
+            [("property", 1), ("timestamp_ms", -1)]):
+        out.setdefault(entry["property"], []).append((entry["value"], entry["timestamp"]))
+    return out
+
+
+def test_property_history_of_records_changed_by_advance_reads_back_in_order(
+        pipeline, sandbox_factory):
+    server = sandbox_factory(sizes=SIZES)
+    pipeline.add_source("demo", token=DEMO_TOKEN, base_url=server.url, extra=HISTORY)
+    first = pipeline.sync("demo")
+    assert first.success
+    live = sum(server.account(DEMO_PORTAL_ID).stores[t].counts()[0] for t in ("contacts", "deals"))
+    assert stage_metadata(first)["property_history"]["property_histories"] == live
+    steps = [server.advance(DEMO_PORTAL_ID) for _ in range(3)]
+    second = pipeline.sync("demo")
+    assert second.success
+    metadata = stage_metadata(second)["property_history"]
+    assert metadata["errors"] == 0
+    # incremental: only the records modified since the watermark (plus the overlap)
+    assert metadata["property_histories"] < 40
+
+    account = server.account(DEMO_PORTAL_ID)
+    db = pymongo.MongoClient(pipeline.mongo_uri)[pipeline.database]
+    changed = {i for step in steps for i in step["updated"]["contacts"]}
+    assert changed
+    names = list(ref.readable_property_names(account, "contacts"))
+    for object_type, wanted in (("contacts", names), ("deals", ["dealstage", "amount"])):
+        store = account.stores[object_type]
+        for record in truth.iter_records(account, object_type):
+            expected = property_history.truth_history(store, record["id"], wanted)
+            expected = {k: [(e["value"], e["timestamp"]) for e in v]
+                        for k, v in expected.items() if v}
+            assert stored_history(db, object_type, record["id"]) == expected, record["id"]
+    some = sorted(changed)[0]
+    lastmods = stored_history(db, "contacts", some)["hs_lastmodifieddate"]
+    assert len(lastmods) >= 2  # the seed value and the change(s) advance made
+    # "What was this property's value on date D": the latest entry at or before D.
+    (_, newest_at), (older_value, _) = lastmods[0], lastmods[1]
+    just_before = to_epoch_ms(newest_at) - 1
+    entry = db.source_demo_property_history.find_one(
+        {"object_type": "contacts", "object_id": some, "property": "hs_lastmodifieddate",
+         "timestamp_ms": {"$lte": just_before}}, sort=[("timestamp_ms", -1)])
+    assert entry["value"] == older_value

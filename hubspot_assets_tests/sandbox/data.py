@@ -15,7 +15,7 @@ import functools
 import heapq
 import itertools
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Iterable, Iterator
 
 from .catalog import DEFAULT_PROPERTIES, GENERIC_DEFAULT_PROPERTIES, PropertyDef
@@ -47,6 +47,8 @@ class Overlay:
     createdate: int
     version: int = 0
     archived_at: int | None = None
+    # hs_lastmodifieddate of each version after the first (property history)
+    version_lastmods: list[int] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -422,6 +424,7 @@ class RecordStore:
         ov = self._touch(i)
         ov.version += 1
         ov.lastmod = max(ts, ov.lastmod + 1)
+        ov.version_lastmods.append(ov.lastmod)
 
     def archive(self, i: int, ts: int) -> None:
         ov = self._touch(i)

@@ -15,7 +15,7 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
-from . import api, reference_data, truth
+from . import api, property_history, reference_data, truth
 from .account import Account
 from .config import SETTABLE, SandboxConfig
 from .faults import HTML_ERROR_PAGE, NON_JSON_BODY, FaultInjector
@@ -34,8 +34,8 @@ ROUTES = [
     ("GET", rf"/crm/v3/properties/{_T}", "properties.list", reference_data.list_properties, None),
     ("GET", rf"/crm/v3/objects/{_T}", "objects.list", _sensitive(api.list_objects), None),
     ("POST", rf"/crm/v3/objects/{_T}/search", "objects.search", _sensitive(api.search), "search"),
-    ("POST", rf"/crm/v3/objects/{_T}/batch/read", "objects.batch_read", _sensitive(api.batch_read),
-     None),
+    ("POST", rf"/crm/v3/objects/{_T}/batch/read", "objects.batch_read",
+     _sensitive(property_history.with_history(api.batch_read)), None),
     ("GET", rf"/crm/v3/objects/{_T}/{_T}", "objects.get", _sensitive(api.get_object), None),
     ("GET", r"/events/v3/events/event-types", "events.types", api.event_types, None),
     ("GET", r"/events/v3/events/?", "events.list", api.list_events, None),

@@ -16,6 +16,7 @@ from hubspot_assets.stream.naming import (
     CONSOLIDATED_OBJECTS,
     OBJECT_DOWNLOAD_LIST,
     OBJECT_RECORDS,
+    PROPERTY_HISTORY_STAGE,
     RELATIONSHIPS,
     SourceNames,
 )
@@ -67,8 +68,9 @@ def consolidated_relationships(context: dg.AssetExecutionContext,
 @consolidation_asset(
     description="source_{id}_owners, _pipelines (with stages), _properties (definitions, "
     "sensitive ones included) and _association_labels (both directions of every pair): the "
-    "latest listing of each, what HubSpot no longer lists marked removed.",
-    deps=[OBJECT_DOWNLOAD_LIST, OBJECT_RECORDS, RELATIONSHIPS],
+    "latest listing of each, what HubSpot no longer lists marked removed; and "
+    "_property_history (every past value of the opted-in properties).",
+    deps=[OBJECT_DOWNLOAD_LIST, OBJECT_RECORDS, RELATIONSHIPS, PROPERTY_HISTORY_STAGE],
 )
 def consolidated_reference(context: dg.AssetExecutionContext,
                            mongo: MongoResource) -> dg.MaterializeResult:

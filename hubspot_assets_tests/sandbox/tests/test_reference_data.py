@@ -97,3 +97,40 @@ def test_advance_changes_owners_and_pipelines_deterministically(sandbox_factory)
     assert len(renewals["stages"]) == len(pipes_before["deals"][1]["stages"]) + 1
     served = requests.get(f"{a.url}/crm/v3/pipelines/deals", headers=HEADERS).json()
     assert served["results"][1] == renewals
+
+
+def test_batch_read_with_history_reads_back_every_change_newest_first(sb):
+    from hubspot.crm import objects as sdk_objects
+
+    from hubspot_assets_tests.sandbox import property_history
+
+    step = sb.advance(DEMO_PORTAL_ID)
+    sb.advance(DEMO_PORTAL_ID)
+    changed = step["updated"]["contacts"][0]
+    store = sb.account(DEMO_PORTAL_ID).stores["contacts"]
+    names = ["email", "hs_lead_status", "lifecyclestage", "hs_lastmodifieddate"]
+    batch = sdk_objects.BatchApi(_client(sdk_objects, sb.url)).read(
+        object_type="contacts", batch_read_input_simple_public_object_id={
+            "inputs": [{"id": changed}], "properties": names, "propertiesWithHistory": names})
+    (record,) = batch.results
+    history = record.properties_with_history
+    lastmod = history["hs_lastmodifieddate"]
+    assert len(lastmod) >= 2  # the seed state and at least one advance
+    stamps = [entry.timestamp for entry in lastmod]
+    assert stamps == sorted(stamps, reverse=True)  # newest first
+    for name in names:  # the newest entry is the current value
+        if record.properties[name] is not None:
+            assert history[name][0].value == record.properties[name]
+    raw = requests.post(f"{sb.url}/crm/v3/objects/contacts/batch/read", headers=HEADERS, json={
+        "inputs": [{"id": changed}], "propertiesWithHistory": names}).json()
+    assert raw["results"][0]["propertiesWithHistory"] == property_history.truth_history(
+        store, changed, names)
+
+
+def test_batch_read_with_history_takes_at_most_50_ids(sb):
+    body = {"inputs": [{"id": str(i)} for i in range(1, 52)], "propertiesWithHistory": ["email"]}
+    r = requests.post(f"{sb.url}/crm/v3/objects/contacts/batch/read", headers=HEADERS, json=body)
+    assert r.status_code == 400 and "50" in r.json()["message"]
+    body["inputs"] = body["inputs"][:50]
+    assert requests.post(f"{sb.url}/crm/v3/objects/contacts/batch/read", headers=HEADERS,
+                         json=body).status_code in (200, 207)

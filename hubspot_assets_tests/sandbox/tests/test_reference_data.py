@@ -14,14 +14,9 @@ hubspot = pytest.importorskip("hubspot")
 from hubspot.crm import owners as sdk_owners  # noqa: E402
 from hubspot.crm import pipelines as sdk_pipelines  # noqa: E402
 
+from .test_sdk_fidelity import _client  # noqa: E402  (validation on)
+
 HEADERS = {"Authorization": f"Bearer {DEMO_TOKEN}"}
-
-
-def _client(module, url):
-    cfg = module.Configuration(host=url)
-    cfg.access_token = DEMO_TOKEN
-    cfg.client_side_validation = True
-    return module.ApiClient(cfg)
 
 
 @pytest.fixture

@@ -26,6 +26,7 @@ from hubspot_assets.extract.discovery import candidate_types
 from hubspot_assets.extract.reference import pipeline_types
 from hubspot_assets.hubspot.reference import OWNERS_PAGE_SIZE, SENSITIVITIES
 from hubspot_assets.extract.relationships import association_pairs
+from hubspot_assets.hubspot.catalog import may_hold_sensitive_data
 from hubspot_assets.hubspot.config import ClientConfig, RateBudget
 from hubspot_assets.hubspot.paging import chunk_properties
 from hubspot_assets.registry import Source
@@ -109,7 +110,8 @@ def minimum_calls(account, base_url: str, association_page_size: int,
     events = sum(_pages(n, config.events_page_size) for n in summary["events"].values())
     return {
         "custom_object_schemas": {SCHEMAS: 1},
-        "object_download_list": {PROPERTIES: len(candidates) + len(SENSITIVITIES) * len(ready),
+        "object_download_list": {PROPERTIES: len(candidates) + len(SENSITIVITIES) * sum(
+            may_hold_sensitive_data(e["objectType"], bool(e.get("custom"))) for e in ready),
                                  **({LIST: probes} if probes else {})},
         "object_records": dict(records),
         "event_types": {EVENT_TYPES: 1},

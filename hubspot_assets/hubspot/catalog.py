@@ -30,13 +30,18 @@ class ObjectType:
     # Whether `GET /crm/v3/pipelines/{objectType}` has pipelines for the type
     # (HubSpot's pipelines guide: deals, tickets, and the newer pipeline objects).
     has_pipelines: bool = False
+    # Whether the type can hold Sensitive Data properties: HubSpot has sensitive scopes
+    # only for contacts, companies, deals, tickets and custom objects (the scope lists of
+    # its OpenAPI files: crm.objects.{contacts,companies,deals,custom}.sensitive.read,
+    # tickets.sensitive), so other types are not asked (two calls a type saved per run).
+    sensitive_data: bool = False
 
 
 STANDARD_OBJECT_TYPES: tuple[ObjectType, ...] = (
-    ObjectType("contacts", "0-1", "lastmodifieddate"),
-    ObjectType("companies", "0-2"),
-    ObjectType("deals", "0-3", has_pipelines=True),
-    ObjectType("tickets", "0-5", has_pipelines=True),
+    ObjectType("contacts", "0-1", "lastmodifieddate", sensitive_data=True),
+    ObjectType("companies", "0-2", sensitive_data=True),
+    ObjectType("deals", "0-3", has_pipelines=True, sensitive_data=True),
+    ObjectType("tickets", "0-5", has_pipelines=True, sensitive_data=True),
     ObjectType("products", "0-7"),
     ObjectType("line_items", "0-8"),
     ObjectType("quotes", "0-14"),
@@ -102,6 +107,12 @@ def modified_property(name_or_id: str) -> str:
     """Last-modified property used for search windows (contacts differ)."""
     entry = BY_NAME.get(name_or_id) or BY_ID.get(name_or_id)
     return entry.modified_property if entry else "hs_lastmodifieddate"
+
+
+def may_hold_sensitive_data(name_or_id: str, custom: bool) -> bool:
+    """Whether a type can have Sensitive Data properties (custom types can)."""
+    entry = BY_NAME.get(name_or_id) or BY_ID.get(name_or_id)
+    return custom or (entry is not None and entry.sensitive_data)
 
 
 def association_pairs_for(available: set[str] | frozenset[str]) -> list[tuple[str, str]]:

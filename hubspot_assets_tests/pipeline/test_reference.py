@@ -84,6 +84,8 @@ def test_full_then_incremental_sync_equal_the_truth(pipeline, sandbox_factory):
     summary = stage_metadata(second)["consolidated_reference"]
     assert summary["owners"]["new"] == 2 and summary["owners"]["changed"] >= 1
     assert summary["pipelines"]["changed"] == 1  # only the renewals pipeline changed
+    assert summary["properties"]["changed"] == 1  # hs_lead_status gained two options
+    assert summary["association_labels"]["changed"] == 0
     db = pymongo.MongoClient(pipeline.mongo_uri)[pipeline.database]
     archived = db.source_demo_owners.count_documents({"archived": True, "removed": False})
     assert archived == ref.INITIAL_ARCHIVED + 1

@@ -285,6 +285,7 @@ def _advanced(account: Account, fqn: str, definition: dict) -> dict:
 
 
 def denied_sensitivities(account: Account) -> set[str]:
+    """The sensitivity levels whose values the account's token may not read."""
     denied = account.spec.denied_types
     if "sensitive" in denied:
         return {"sensitive", "highly_sensitive"}

@@ -25,6 +25,8 @@ STAGE_FIELDS = (
     # incremental syncs and consolidation
     "mode", "watermark", "modified_records", "objects_new", "objects_changed", "objects_deleted",
     "edges_new", "edges_changed", "edges_removed",
+    # events: the lookback, and reads per object where account-wide reads are refused
+    "events_lookback_hours", "events_fallback", "fallback_calls", "fallback_objects",
 )
 
 

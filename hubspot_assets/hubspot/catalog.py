@@ -118,3 +118,24 @@ def may_hold_sensitive_data(name_or_id: str, custom: bool) -> bool:
 def association_pairs_for(available: set[str] | frozenset[str]) -> list[tuple[str, str]]:
     """Standard pairs whose two types are both in `available` (e.g. types that did not 403)."""
     return [(a, b) for a, b in STANDARD_ASSOCIATION_PAIRS if a in available and b in available]
+
+
+# The object types an event can be on: a custom event definition's primaryObject
+# is "one of CONTACT, COMPANY, DEAL, TICKET ... default ... CONTACT"
+# (HubSpot-public-api-spec-collection, PublicApiSpecs/Events/Manage Event
+# Definitions/Rollouts/138888/v3/manageEventDefinitions.json), each named in an
+# events query as the reference's example `objectType=contact` names contacts.
+EVENT_OBJECT_TYPES: dict[str, str] = {"contacts": "contact", "companies": "company",
+                                      "deals": "deal", "tickets": "ticket"}
+
+
+def event_object_type(label: str | None) -> str | None:
+    """The object type of an event's ``objectType`` ("contact", "CONTACT", "0-1",
+    "contacts"), or None for one we cannot name (a custom object's)."""
+    if not label:
+        return None
+    text = str(label).strip().lower()
+    for name, singular in EVENT_OBJECT_TYPES.items():
+        if text in (name, singular, BY_NAME[name].object_type_id):
+            return name
+    return None

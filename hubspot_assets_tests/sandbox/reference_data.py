@@ -29,7 +29,7 @@ from dataclasses import dataclass, field, replace
 
 from . import api
 from .account import Account
-from .api import ApiError, Request, _type, bad_request, error_body, missing_scope
+from .api import ApiError, Request, _type, bad_request, error_body, missing_scope, resolve_type
 from .catalog import SENSITIVITY_LEVELS, sensitive_scope
 from .encoding import decode_cursor, encode_cursor, iso_ms, mix2
 
@@ -261,7 +261,7 @@ def list_properties(req: Request, object_type: str) -> tuple[int, dict]:
         raise bad_request(f"Invalid value for dataSensitivity: {level!r}; one of "
                           f"{', '.join(SENSITIVITY_LEVELS)}")
     status, body = api.list_properties(req, object_type)
-    otype = req.account.resolve(object_type)
+    otype, _ = _type(req, object_type, check_scope=False)  # api.list_properties checked it
     with req.account.lock:
         results = [_advanced(req.account, otype.fully_qualified_name, p) for p in body["results"]
                    if p.get("dataSensitivity", "non_sensitive") == level]
@@ -302,7 +302,7 @@ def sensitive_guard(handler):
             names = req.body.get("properties")
         denied = denied_sensitivities(req.account)
         if names and denied:
-            otype = req.account.resolve(object_type)
+            otype = resolve_type(req.account, object_type)  # as the handler resolves it
             levels = {p.name: p.data_sensitivity for p in otype.properties} if otype else {}
             for name in names:
                 if levels.get(name) in denied:

@@ -37,6 +37,8 @@ ROUTES = [
     ("POST", rf"/crm/v3/objects/{_T}/batch/read", "objects.batch_read",
      _sensitive(property_history.with_history(api.batch_read)), None),
     ("GET", rf"/crm/v3/objects/{_T}/{_T}", "objects.get", _sensitive(api.get_object), None),
+    ("GET", rf"/crm/v3/objects/{_T}/{_T}/associations/{_T}", "associations.object_v3",
+     api.object_associations_v3, None),
     ("GET", r"/events/v3/events/event-types", "events.types", api.event_types, None),
     ("GET", r"/events/v3/events/?", "events.list", api.list_events, None),
     ("POST", rf"/crm/v4/associations/{_T}/{_T}/batch/read", "associations.batch_read",
@@ -309,7 +311,10 @@ class _Handler(BaseHTTPRequestHandler):
                 time.sleep(sb.config.slow_ms / 1000)
             if body is _BAD_JSON:
                 raise api.bad_request("Invalid input JSON on line 1")
-            req = api.Request(account, params, body, sb.config.association_page_size)
+            # Paging links name the host the client called (HubSpot's are absolute).
+            host = self.headers.get("Host") or f"{sb.config.host}:{sb.port}"
+            req = api.Request(account, params, body, sb.config.association_page_size,
+                              base_url=f"http://{host}", path=path)
             with account.lock:
                 status, out = fn(req, *args)
             self._json(status, out, headers=headers, truncate=fault == "truncate")

@@ -159,8 +159,8 @@ def consolidate_kind(db: Database, source_id: str, run_id: str,
         written = write(collection, operations)
         summary.new += written.inserted
         summary.changed += written.modified
-    gone = [d["_id"] for d in collection.find(
-        {"group": {"$in": sorted(groups)}, "removed": False}, {"_id": 1}) if d["_id"] not in present]
+    active = collection.find({"group": {"$in": sorted(groups)}, "removed": False}, {"_id": 1})
+    gone = [d["_id"] for d in active if d["_id"] not in present]
     for batch in batched(gone):
         written = write(collection, [UpdateOne({"_id": key}, {"$set": {
             "removed": True, "removed_at": now, "consolidated_run": run_id,

@@ -28,6 +28,11 @@ CUSTOM_ORDINAL_BASE = 30
 CUSTOM_ASSOCIATION_TYPE_BASE = 60  # USER_DEFINED typeIds of custom-object pairs
 
 
+#: `denied_types` entries that name a scope rather than an object type.
+PSEUDO_TYPES = frozenset({"events", "schemas", "account-info", "owners", "sensitive",
+                          "highly_sensitive"})
+
+
 class Account:
     """State of one portal. Readers and `advance` serialise on `lock`."""
 
@@ -51,8 +56,7 @@ class Account:
 
         known = {k for t in self.types.values() for k in (t.name, t.fully_qualified_name, t.object_type_id)}
         for label, names in (("sizes", set(sizes)),
-                             ("denied_types", set(spec.denied_types) - {"events", "schemas", "account-info", "owners",
-                                                     "sensitive", "highly_sensitive"})):
+                             ("denied_types", set(spec.denied_types) - PSEUDO_TYPES)):
             if names - known:  # a typo would otherwise silently test the defaults
                 raise ValueError(f"unknown object types in {label}: {sorted(names - known)}")
 

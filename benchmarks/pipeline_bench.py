@@ -280,7 +280,9 @@ def stage_rows(run: dict, minimum: dict, profile: Profile) -> list[dict]:
             # Only stages spanning several windows can show the sustained rate.
             "rate_bound": total_calls >= 3 * profile.ten_second,
             "http_429s": int(meta.get("http_429s", 0)), "retries": int(meta.get("retries", 0)),
-            "limiter_wait_seconds": float(meta.get("limiter_wait_seconds", 0.0)),
+            # Summed over the stage's workers (the stage metadata's name says so).
+            "limiter_wait_seconds": float(meta.get("limiter_wait_seconds_summed_over_workers",
+                                                   meta.get("limiter_wait_seconds", 0.0))),
             "peak_rss_mb": stage.get("peak_rss_mb"),
             "written": int(meta.get("dagster/partition_row_count", 0)),
             "write_seconds": write,

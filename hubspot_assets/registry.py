@@ -26,7 +26,8 @@ _LIMIT_KEYS = {"ten_second", "daily", "search_per_second", "window_seconds",
                "search_window_seconds"}
 _WINDOW_KEYS = {"window_seconds", "search_window_seconds"}  # may be fractional
 _ENTRY_KEYS = {"id", "token_env", "base_url", "tier", "limits", "include", "exclude",
-               "property_history", "events_lookback_hours", "schedule"}
+               "property_history", "events_lookback_hours", "schedule",
+               "reconcile_every_hours"}
 #: `property_history: {contacts: all}`: every property of the type.
 ALL_PROPERTIES = "all"
 #: How far before its watermark an incremental events read starts: an event sent
@@ -35,6 +36,9 @@ ALL_PROPERTIES = "all"
 DEFAULT_EVENTS_LOOKBACK_HOURS = 24.0
 #: Beyond HubSpot's ~90-day retention a lookback buys nothing a full sync does not.
 MAX_EVENTS_LOOKBACK_HOURS = 90 * 24.0
+#: Incremental runs list every id for reconciliation once this many hours have passed.
+DEFAULT_RECONCILE_EVERY_HOURS = 24.0
+_HOUR_MS = 3_600_000
 
 
 class RegistryError(ValueError):
@@ -60,6 +64,8 @@ class Source:
     property_history: tuple[tuple[str, tuple[str, ...] | str], ...] = ()
     events_lookback_hours: float = DEFAULT_EVENTS_LOOKBACK_HOURS
     schedule: SourceSchedule = SourceSchedule()
+    # Reconciliation cadence of incremental runs (0: every run; None: full syncs only).
+    reconcile_every_ms: int | None = int(DEFAULT_RECONCILE_EVERY_HOURS * _HOUR_MS)
 
     def wants(self, object_type: str, *aliases: str) -> bool:
         """Whether the include/exclude lists let this object type through."""
@@ -140,6 +146,8 @@ def load_registry(path: str | os.PathLike[str]) -> Registry:
     sources: dict[str, Source] = {}
     problems: dict[str, str] = {}
     lookback = _parse_lookback(document, f"{path}: events_lookback_hours")
+    default_reconcile = _parse_reconcile(
+        document.get("reconcile_every_hours", DEFAULT_RECONCILE_EVERY_HOURS), path)
     for index, entry in enumerate(entries):
         label = entry.get("id") if isinstance(entry, dict) else None
         label = label if isinstance(label, str) and label else f"#{index + 1}"
@@ -149,7 +157,8 @@ def load_registry(path: str | os.PathLike[str]) -> Registry:
             continue
         try:
             sources[label] = parse_source(entry, events_lookback_hours=lookback,
-                                          schedule_defaults=schedule_defaults)
+                                          schedule_defaults=schedule_defaults,
+                                          reconcile_every_ms=default_reconcile)
         except RegistryError as exc:
             problems[label] = str(exc)
     run_new_sources = document.get("run_new_sources", True)
@@ -159,11 +168,23 @@ def load_registry(path: str | os.PathLike[str]) -> Registry:
                     run_new_sources=run_new_sources, schedule_defaults=schedule_defaults)
 
 
+def _parse_reconcile(value: Any, where: str) -> int | None:
+    """`reconcile_every_hours`: hours >= 0 (0: every run), or false (full syncs only)."""
+    if value is False:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value >= 0:
+        raise RegistryError(f"{where}: reconcile_every_hours must be a number of hours >= 0 "
+                            f"(0 lists every id on every run) or false (only on full syncs).")
+    return int(value * _HOUR_MS)
+
+
 def parse_source(entry: Any, *,
                  events_lookback_hours: float = DEFAULT_EVENTS_LOOKBACK_HOURS,
-                 schedule_defaults: dict[str, Any] | None = None) -> Source:
-    """Validate one registry entry (`events_lookback_hours` and `schedule:` over the
-    file's defaults)."""
+                 schedule_defaults: dict[str, Any] | None = None,
+                 reconcile_every_ms: int | None = int(
+                     DEFAULT_RECONCILE_EVERY_HOURS * _HOUR_MS)) -> Source:
+    """Validate one registry entry (`events_lookback_hours`, `schedule:` and
+    `reconcile_every_hours` over the file's defaults)."""
     if not isinstance(entry, dict):
         raise RegistryError("an entry must be a mapping with at least 'id' and 'token_env'.")
     unknown = set(entry) - _ENTRY_KEYS
@@ -200,6 +221,9 @@ def parse_source(entry: Any, *,
         events_lookback_hours=_parse_lookback(entry, "events_lookback_hours",
                                               events_lookback_hours),
         schedule=schedule,
+        reconcile_every_ms=(_parse_reconcile(entry["reconcile_every_hours"],
+                                             "reconcile_every_hours")
+                            if "reconcile_every_hours" in entry else reconcile_every_ms),
     )
 
 

@@ -151,6 +151,32 @@ sources:
         assert "property_history must map object types" in registry.problems[bad]
 
 
+def test_reconciliation_cadence_per_source_and_registry_wide(tmp_path):
+    registry = load_registry(write(tmp_path, """
+reconcile_every_hours: 6
+sources:
+  - id: default
+    token_env: T1
+  - id: every_run
+    token_env: T2
+    reconcile_every_hours: 0
+  - id: full_only
+    token_env: T3
+    reconcile_every_hours: false
+  - id: bad
+    token_env: T4
+    reconcile_every_hours: -1
+"""))
+    assert registry.get("default").reconcile_every_ms == 6 * 3_600_000
+    assert registry.get("every_run").reconcile_every_ms == 0
+    assert registry.get("full_only").reconcile_every_ms is None
+    assert "reconcile_every_hours" in registry.problems["bad"]
+    plain = load_registry(write(tmp_path, "sources:\n  - id: a\n    token_env: T1\n"))
+    assert plain.get("a").reconcile_every_ms == 24 * 3_600_000
+    with pytest.raises(RegistryError, match="reconcile_every_hours"):
+        load_registry(write(tmp_path, "reconcile_every_hours: soon\nsources: []\n"))
+
+
 def test_events_lookback_per_source_with_a_file_wide_default(tmp_path):
     registry = load_registry(write(tmp_path, """
 events_lookback_hours: 6

@@ -20,13 +20,18 @@ to an empty node, an old backup) is reported and ignored: a full refresh.
 
 A stream stub (`data: null`, a record MongoDB refused; see mongo/writer.py)
 becomes an object marked `data_omitted`, built from the stub's `data_outline`.
+
+`deleted_reason` says why an object is deleted: "archived" (HubSpot's archived
+listing holds it), "merged" (a survivor's `hs_merged_object_ids` names it:
+`merged_into`) or "gone" (in no listing: `gone_since`); see removals.py. A newer
+version of an archived or gone object (restored in HubSpot) makes it live again.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -34,6 +39,7 @@ from pymongo import UpdateOne
 from pymongo.collection import Collection
 from pymongo.database import Database
 
+from hubspot_assets.consolidate.removals import MERGED, deletion_state, mark_merged, reconcile
 from hubspot_assets.mongo.bulk import Written, batched, write
 from hubspot_assets.mongo.collections import objects_collection, stream_collection
 from hubspot_assets.stream.naming import CONSOLIDATED_OBJECTS, object_key
@@ -61,12 +67,16 @@ class ObjectsSummary:
     reason: str | None = None  # why a stored watermark was ignored (a full refresh)
     stubs: int = 0       # stream stubs folded in as objects marked data_omitted
     objects_size: int = 0  # objects stored after the run (checked by the next one)
+    merged: int = 0      # objects newly marked merged into a survivor
+    reconciliation: dict[str, Any] | None = None  # what the reconciliation did (removals.py)
+    reconciled_tag: str | None = None  # the stage run whose id listings were applied
 
     def metadata(self) -> dict[str, Any]:
         return {"mode": self.mode, "mode_reason": self.reason or self.mode,
                 "stream_documents_read": self.read,
                 "objects_new": self.new, "objects_changed": self.changed,
                 "objects_deleted": self.deleted, "records_stubbed": self.stubs,
+                "objects_merged": self.merged, **(self.reconciliation or {}),
                 "since": self.since.isoformat() if self.since else None,
                 "watermark": self.fetched_through.isoformat() if self.fetched_through else None}
 
@@ -89,7 +99,7 @@ def object_fields(document: dict[str, Any], source_id: str, run_id: str,
         "hubspot_id": document["hubspot_id"],
         "properties": data.get("properties") or {},
         "archived": archived,
-        "deleted": archived,
+        **deletion_state(archived),
         "archived_at": as_datetime(data.get("archivedAt")),
         "created_at": as_datetime(data.get("createdAt")),
         "updated_at": as_datetime(data.get("updatedAt")),
@@ -115,16 +125,18 @@ def newest_per_object(documents: list[dict[str, Any]], source_id: str, run_id: s
 
 
 def fold(objects: Collection, documents: list[dict[str, Any]], source_id: str, run_id: str,
-         now: dt.datetime) -> Written:
+         now: dt.datetime, rows: dict[str, dict[str, Any]] | None = None) -> Written:
     """Insert the objects not stored yet; replace stored ones with a newer version only.
 
     Versions already stored (re-read through the overlap) cost one read, no write.
+    A merged object stays merged (HubSpot cannot undo a merge).
     """
-    rows = newest_per_object(documents, source_id, run_id, now)
+    rows = newest_per_object(documents, source_id, run_id, now) if rows is None else rows
     if not rows:
         return Written()
-    stored = {d["_id"]: d["version"]
-              for d in objects.find({"_id": {"$in": list(rows)}}, {"version": 1})}
+    found = list(objects.find({"_id": {"$in": list(rows)}}, {"version": 1, "deleted_reason": 1}))
+    stored = {d["_id"]: d["version"] for d in found}
+    merged = {d["_id"] for d in found if d.get("deleted_reason") == MERGED}
     new = [key for key in rows if key not in stored]
     inserted = write(objects, [UpdateOne({"_id": key}, {"$setOnInsert": rows[key]}, upsert=True)
                                for key in new]).upserted_ids
@@ -132,13 +144,18 @@ def fold(objects: Collection, documents: list[dict[str, Any]], source_id: str, r
     # condition keeps the replacement atomic, so a newer version always wins.
     updates = [UpdateOne({"_id": key, "version": {"$lt": fields["version"]}}, {"$set": fields})
                for key, fields in rows.items()
-               if key not in inserted and stored.get(key, "") < fields["version"]]
+               if key not in inserted and key not in merged
+               and stored.get(key, "") < fields["version"]]
     return Written(len(inserted), write(objects, updates).modified)
 
 
 def consolidate_objects(db: Database, source_id: str, run_id: str, *,
-                        full_refresh: bool = False, overlap_ms: int = 600_000) -> ObjectsSummary:
-    """Fold the stream's object versions into `source_{id}_objects`; commit the watermark last."""
+                        full_refresh: bool = False, overlap_ms: int = 600_000,
+                        progress: Callable[[int], None] | None = None) -> ObjectsSummary:
+    """Fold the stream's object versions into `source_{id}_objects`; commit the watermark last.
+
+    ``progress(n)`` is called after each batch of ``n`` stream documents.
+    """
     watermarks = WatermarkStore(db)
     objects = objects_collection(db, source_id)
     previous = None if full_refresh else watermarks.load(source_id, STAGE)
@@ -159,11 +176,22 @@ def consolidate_objects(db: Database, source_id: str, run_id: str, *,
             summary.stubs += sum(d.get("data") is None for d in batch)
             live = [d for d in batch if not record_data(d).get("archived")]
             archived = [d for d in batch if record_data(d).get("archived")]
-            written = fold(objects, live, source_id, run_id, now)
+            rows = newest_per_object(live, source_id, run_id, now)
+            written = fold(objects, live, source_id, run_id, now, rows)
             summary.new += written.inserted
             summary.changed += written.modified
+            summary.merged += mark_merged(objects, rows, source_id, run_id, now)
             written = fold(objects, archived, source_id, run_id, now)
             summary.deleted += written.inserted + written.modified
+            if progress is not None:
+                progress(len(batch))
+    # After the folds: a record restored or changed since the listings is judged by
+    # its newest version, never by evidence older than it.
+    done = reconcile(db, objects, source_id, run_id, now,
+                     already=None if full_refresh or not isinstance(previous, dict)
+                     else previous.get("reconciled_tag"))
+    summary.reconciled_tag = done.tag
+    summary.reconciliation = done.metadata()
     summary.objects_size = objects.estimated_document_count()
     watermarks.commit(source_id, STAGE, {"run_id": run_id, **asdict(summary),
                                          "committed_at": utcnow()})
@@ -202,5 +230,6 @@ def objects_consolidated(db: Database, source_id: str) -> bool:
 def live_ids(db: Database, source_id: str, object_type: str) -> Iterator[str]:
     """The ids of one type's live objects, read lazily (what the association sweep needs)."""
     documents = objects_collection(db, source_id).find(
-        {"object_type": object_type, "archived": False}, {"hubspot_id": 1}, batch_size=1000)
+        {"object_type": object_type, "archived": False, "deleted": False}, {"hubspot_id": 1},
+        batch_size=1000)
     return (d["hubspot_id"] for d in documents)

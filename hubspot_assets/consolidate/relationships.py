@@ -25,6 +25,7 @@ without both ends is counted (`edges_unreadable`) and left out.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -112,7 +113,8 @@ def edge_fields(document: dict[str, Any], source_id: str, run_id: str,
 
 
 def _upsert_sweep(edges: Collection, sweep: Any, source_id: str, run_id: str,
-                  summary: RelationshipsSummary) -> None:
+                  summary: RelationshipsSummary,
+                  progress: Callable[[int], None] | None = None) -> None:
     now = utcnow()
     for batch in batched(sweep.filter(projection=SWEEP_FIELDS)):
         summary.read += len(batch)
@@ -134,6 +136,8 @@ def _upsert_sweep(edges: Collection, sweep: Any, source_id: str, run_id: str,
         written = write(edges, operations)
         summary.new += written.inserted
         summary.changed += written.modified
+        if progress is not None:
+            progress(len(keys))
 
 
 def _mark_removed(db: Database, edges: Collection, sweep: Any, source_id: str,
@@ -165,8 +169,13 @@ def _mark_removed(db: Database, edges: Collection, sweep: Any, source_id: str,
             summary.removed += written.modified
 
 
-def consolidate_relationships(db: Database, source_id: str, run_id: str) -> RelationshipsSummary:
-    """Bring `source_{id}_relationships` in line with the latest association sweep."""
+def consolidate_relationships(db: Database, source_id: str, run_id: str, *,
+                              progress: Callable[[int], None] | None = None,
+                              ) -> RelationshipsSummary:
+    """Bring `source_{id}_relationships` in line with the latest association sweep.
+
+    ``progress(n)`` is called after each batch of ``n`` sweep documents.
+    """
     sweep = latest_stream(db, source_id, SWEEP_STAGE)
     run = runs_collection(db).find_one({"_id": SourceNames(source_id).stage_key(SWEEP_STAGE)},
                                         {"run_id": 1})
@@ -181,7 +190,7 @@ def consolidate_relationships(db: Database, source_id: str, run_id: str) -> Rela
         complete, skipped = [], ["(all: the sweep recorded no completed pairs)"]
     summary = RelationshipsSummary(run["run_id"], pairs_skipped=skipped)
     edges = relationships_collection(db, source_id)
-    _upsert_sweep(edges, sweep, source_id, run_id, summary)
+    _upsert_sweep(edges, sweep, source_id, run_id, summary, progress)
     _mark_removed(db, edges, sweep, source_id, complete, run_id, summary)
     WatermarkStore(db).commit(source_id, STAGE, {"run_id": run_id, **asdict(summary),
                                                  "committed_at": utcnow()})

@@ -9,9 +9,8 @@ import os
 
 import dagster as dg
 
-from hubspot_assets.defs.assets import ALL_ASSETS, STAGE_ASSETS
+from hubspot_assets.defs.assets import ALL_ASSETS
 from hubspot_assets.defs.assets.stage import STREAM_IO_MANAGER
-from hubspot_assets.defs.checks import api_errors_check
 from hubspot_assets.defs.freshness import FRESHNESS_CHECKS, hubspot_freshness_sensor
 from hubspot_assets.defs.io_manager import MongoStreamIOManager
 from hubspot_assets.defs.jobs import hubspot_full_resync, hubspot_sync
@@ -38,7 +37,7 @@ defs = dg.Definitions(
     # it only costs a Python start-up and a Dagster import per step.
     executor=dg.in_process_executor,
     assets=ALL_ASSETS,
-    asset_checks=[*(api_errors_check(asset) for asset in STAGE_ASSETS), *FRESHNESS_CHECKS],
+    asset_checks=FRESHNESS_CHECKS,
     jobs=[hubspot_sync, hubspot_full_resync],
     schedules=[hubspot_sync_schedule],
     sensors=[hubspot_sources_sensor, hubspot_freshness_sensor, *HISTORY_SENSORS],

@@ -4,6 +4,7 @@ The run status sensors in `sensors.py` store it through `JobHistoryResource`.
 """
 
 import re
+from collections.abc import Mapping
 from typing import Any
 
 import dagster as dg
@@ -16,18 +17,65 @@ from hubspot_assets.timestamps import from_epoch_seconds, utcnow
 #: Per-stage metadata copied into the history (the rest stays in Dagster).
 STAGE_FIELDS = (
     "dagster/partition_row_count", "new", "unchanged", "api_calls", "http_429s", "retries",
-    "limiter_wait_seconds", "errors", "units", "units_failed", "skipped",
-    "records", "archived_records", "events", "relationships", "schemas", "event_types",
-    "types_ready", "units_retried",
+    "limiter_wait_seconds_summed_over_workers", "errors", "units", "units_failed", "skipped",
+    "units_skipped", "records", "archived_records", "events", "relationships", "schemas",
+    "event_types", "types_ready", "units_retried",
     # reference data (docs/coverage.md)
     "owners", "pipelines", "pipeline_stages", "property_definitions", "association_labels",
     "property_histories", "property_history_values",
     # incremental syncs and consolidation
     "mode", "watermark", "modified_records", "objects_new", "objects_changed", "objects_deleted",
     "edges_new", "edges_changed", "edges_removed",
+    # consolidation: written in this run vs what the collection holds now
+    "objects_written_this_run", "edges_written_this_run", "dagster/row_count",
+    "objects_deleted_total", "edges_removed_total",
     # events: the lookback, and reads per object where account-wide reads are refused
     "events_lookback_hours", "events_fallback", "fallback_calls", "fallback_objects",
+    # deletes, merges and reconciliation (docs/keeping-current.md)
+    "objects_merged", "objects_gone", "objects_revived", "reconciled_types",
+    "reconciliation_skipped", "reconciliation_incomplete", "ids_listed",
 )
+
+#: Run tags (see :func:`run_tags`): every run of a source says what started it and how.
+SOURCE_TAG = "hubspot/source"
+MODE_TAG = "hubspot/mode"
+TRIGGER_TAG = "hubspot/trigger"
+#: Written onto the run by the history sensor: the summary, readable on the Runs page.
+SUMMARY_TAG = "hubspot/summary"
+SKIPPED_TAG = "hubspot/skipped"
+#: Dagster names a run launched from the asset graph (no job picked) after a hidden job.
+HIDDEN_JOB_PREFIX = "__ASSET_JOB"
+#: Longest tag value written (a tag is a label, not a report; the rest is in job_history).
+TAG_LIMIT = 240
+
+
+def run_tags(source_id: str, *, trigger: str, mode: str = "sync") -> dict[str, str]:
+    """Tags for a run a sensor or schedule requests (``trigger``: "sensor:first-sync",
+    "schedule:<name>", ...; ``mode``: "sync" or "full_resync")."""
+    return {SOURCE_TAG: source_id, TRIGGER_TAG: trigger, MODE_TAG: mode}
+
+
+def trigger_of(tags: Mapping[str, str]) -> str:
+    """What started a run: our own tag, else what Dagster's tags say, else the UI."""
+    if tags.get(TRIGGER_TAG):
+        return tags[TRIGGER_TAG]
+    for tag, kind in (("dagster/schedule_name", "schedule"), ("dagster/sensor_name", "sensor")):
+        if tags.get(tag):
+            return f"{kind}:{tags[tag]}"
+    if tags.get("dagster/backfill"):
+        return "backfill"
+    return "manual"
+
+
+def readable_job_name(job_name: str, asset_names: list[str]) -> str:
+    """The run's job, or for a run launched from the asset graph what it materialized."""
+    if not job_name.startswith(HIDDEN_JOB_PREFIX):
+        return job_name
+    if not asset_names:
+        return "asset materialization"
+    shown = ", ".join(asset_names[:3])
+    more = f" and {len(asset_names) - 3} more" if len(asset_names) > 3 else ""
+    return f"materialize {shown}{more}"
 
 
 def run_summary(context: dg.RunStatusSensorContext, status: str) -> dict[str, Any]:
@@ -54,12 +102,18 @@ def run_summary(context: dg.RunStatusSensorContext, status: str) -> dict[str, An
                            **failure_details(event.event_specific_data.error)})
     started = record.start_time if record else None
     ended = record.end_time if record else None
+    assets = sorted(stage_name(key.path) for key in run.asset_selection or ())
+    skipped = [{"stage": e["stage"], **{k: e[k] for k in ("unit", "message", "scopes") if k in e}}
+               for e in errors if e.get("skipped")]
     return {
         "_id": run.run_id,
         "run_id": run.run_id,
-        "job": run.job_name,
-        "source_id": run.tags.get("dagster/partition"),
+        "job": readable_job_name(run.job_name, assets or sorted(stages)),
+        "dagster_job": run.job_name,
+        "source_id": run.tags.get("dagster/partition") or run.tags.get(SOURCE_TAG),
         "backfill_id": run.tags.get("dagster/backfill"),
+        "trigger": trigger_of(run.tags),
+        "mode": run.tags.get(MODE_TAG) or mode_of(run.job_name),
         "status": status,
         "started_at": from_epoch_seconds(started),
         "ended_at": from_epoch_seconds(ended),
@@ -67,14 +121,45 @@ def run_summary(context: dg.RunStatusSensorContext, status: str) -> dict[str, An
         "stages": stages,
         "api_calls": sum(s.get("api_calls", 0) for s in stages.values()),
         "http_429s": sum(s.get("http_429s", 0) for s in stages.values()),
-        "limiter_wait_seconds": round(
-            sum(s.get("limiter_wait_seconds", 0.0) for s in stages.values()), 3
-        ),
+        "limiter_wait_seconds_summed_over_workers": round(
+            sum(s.get("limiter_wait_seconds_summed_over_workers", 0.0) for s in stages.values()),
+            3),
         "error_count": sum(s.get("errors", 0) for s in stages.values())
         + sum(1 for e in errors if e.get("fatal")),
         "errors": errors,
+        "skipped": skipped,
         "recorded_at": utcnow(),
     }
+
+
+def mode_of(job_name: str) -> str:
+    return "full_resync" if job_name == "hubspot_full_resync" else "sync"
+
+
+def summary_tags(summary: Mapping[str, Any]) -> dict[str, str]:
+    """The history document in two short run tags (shown on Dagster's Runs page)."""
+    stages = summary.get("stages") or {}
+    fetched = sum(int(s.get(k) or 0) for s in stages.values()
+                  for k in ("records", "archived_records", "events", "relationships"))
+    fatal = [e for e in summary.get("errors") or [] if e.get("fatal")]
+    line = (f"{summary.get('status', '?').lower()}: {len(stages)} asset(s), {fetched:,} "
+            f"fetched, {summary.get('api_calls', 0):,} API calls, "
+            f"{summary.get('error_count', 0)} error(s), "
+            f"{len(summary.get('skipped') or [])} skipped")
+    if fatal:
+        line += f"; {fatal[0].get('stage')}: {fatal[0].get('message')}"
+    tags = {SUMMARY_TAG: _short(line)}
+    skipped = summary.get("skipped") or []
+    if skipped:
+        tags[SKIPPED_TAG] = _short("; ".join(
+            f"{s.get('stage')}/{s.get('unit')}"
+            + (f" (needs {', '.join(s['scopes'])})" if s.get("scopes") else "")
+            for s in skipped))
+    return tags
+
+
+def _short(text: str) -> str:
+    return text if len(text) <= TAG_LIMIT else text[:TAG_LIMIT - 1] + "…"
 
 
 # Dagster's own wrappers around the asset's exception: they say where it was

@@ -10,6 +10,7 @@ from pydantic import Field
 from pymongo.errors import PyMongoError
 
 from hubspot_assets.defs.resources import checked_database
+from hubspot_assets.extract.units import UNIT_COLUMNS
 from hubspot_assets.mongo.redaction import redact_text, redact_uri, uri_secrets
 from hubspot_assets.mongo.stored_stream import StoredStream, latest_stream
 from hubspot_assets.mongo.writer import write_stream
@@ -72,6 +73,9 @@ class MongoStreamIOManager(dg.ConfigurableIOManager):
             metadata["errors"] = int(metadata.get("errors") or 0) + len(summary.stubbed)
             metadata["error_details"] = [*(metadata.get("error_details") or []),
                                          *summary.error_details()]
+        rows = metadata.pop("unit_table", None)
+        if rows is not None:
+            metadata["per_unit_counts"] = unit_table(rows)
         context.add_output_metadata(metadata)
 
     def load_input(self, context: dg.InputContext) -> StoredStream:
@@ -122,6 +126,30 @@ class MongoStreamIOManager(dg.ConfigurableIOManager):
                 f"database={self.database!r}, batch_size={self.batch_size})")
 
     __str__ = __repr__
+
+
+#: Type and meaning of each column of a stage's per-unit table (``UNIT_COLUMNS``).
+_UNIT_COLUMN_TYPES = {
+    "unit": ("string", "object type, event type or association pair"),
+    "status": ("string", "ok, skipped or failed"),
+    "records": ("int", "live records (events, edges; property names for the download list) "
+                "fetched in this run"),
+    "archived": ("int", "archived records fetched in this run"),
+    "calls": ("int", "HubSpot API calls made for this unit"),
+    "errors": ("int", "errors, retried ones included"),
+    "seconds": ("float", "from the unit's first start to its last end"),
+    "reason": ("string", "why the unit was skipped or failed"),
+}
+UNIT_TABLE_SCHEMA = dg.TableSchema(columns=[
+    dg.TableColumn(name, *_UNIT_COLUMN_TYPES[name]) for name in UNIT_COLUMNS])
+
+
+def unit_table(rows: list[dict[str, Any]]) -> dg.TableMetadataValue:
+    """A stage's per-unit rows as Dagster table metadata (shown as a table in the UI)."""
+    return dg.MetadataValue.table(
+        records=[dg.TableRecord({name: row[name] for name in UNIT_COLUMNS
+                                 if row.get(name) is not None}) for row in rows],
+        schema=UNIT_TABLE_SCHEMA)
 
 
 class _RedactErrors:

@@ -31,6 +31,7 @@ CLIENT_ENVIRONMENT = {
     "redis_url": "HUBSPOT_REDIS_URL",
     "max_in_flight": "HUBSPOT_MAX_IN_FLIGHT",
     "two_ended_after_pages": "HUBSPOT_TWO_ENDED_AFTER_PAGES",
+    "progress_seconds": "HUBSPOT_PROGRESS_SECONDS",
 }
 
 
@@ -40,6 +41,9 @@ class HubSpotSettings(ClientSettings, dg.Config):
     safety_margin: float = Field(
         default=0.0, ge=0.0, lt=1.0,
         description="Fraction of every HubSpot limit left unused for other apps.")
+    progress_seconds: float = Field(
+        default=10.0, gt=0.0,
+        description="Seconds between two progress lines of one unit in a stage's log.")
 
     def client_settings(self) -> dict[str, Any]:
         """The values `ClientConfig` takes."""

@@ -2,7 +2,7 @@
 
 import dagster as dg
 
-from hubspot_assets.defs.history import run_summary
+from hubspot_assets.defs.history import run_summary, run_tags, summary_tags
 from hubspot_assets.defs.jobs import hubspot_sync
 from hubspot_assets.defs.partitions import source_partitions
 from hubspot_assets.defs.resources import HubSpotResource, JobHistoryResource
@@ -38,7 +38,8 @@ def hubspot_sources_sensor(context: dg.SensorEvaluationContext, hubspot: HubSpot
     if not requests:
         return dg.SkipReason(f"{len(declared)} source(s), partitions already in step")
     runs = [
-        dg.RunRequest(partition_key=source_id, run_key=f"first-sync:{source_id}")
+        dg.RunRequest(partition_key=source_id, run_key=f"first-sync:{source_id}",
+                      tags=run_tags(source_id, trigger="sensor:first-sync"))
         for source_id in added
         if registry.run_new_sources
     ]
@@ -54,7 +55,11 @@ def _history_sensor(status: dg.DagsterRunStatus, name: str):
         description=f"Writes a job_history document for every {status.value.lower()} run.",
     )
     def _sensor(context: dg.RunStatusSensorContext, job_history: JobHistoryResource):
-        job_history.record(run_summary(context, status.value))
+        summary = run_summary(context, status.value)
+        job_history.record(summary)
+        # The summary where a user looks, without opening MongoDB: the run's tags
+        # (the Runs page lists them; the run page shows them at the top).
+        context.instance.add_run_tags(context.dagster_run.run_id, summary_tags(summary))
 
     return _sensor
 

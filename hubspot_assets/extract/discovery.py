@@ -8,6 +8,7 @@ from typing import Any
 from hubspot_assets.extract.units import StageReport, interleave
 from hubspot_assets.hubspot import catalog, reference
 from hubspot_assets.hubspot.errors import Forbidden, HubSpotError, NotFound
+from hubspot_assets.hubspot.stats import current_unit
 from hubspot_assets.registry import Source
 from hubspot_assets.stream.protocol import StreamAborted
 from hubspot_assets.stream.records import (
@@ -110,6 +111,7 @@ def download_list_records(
 
     def describe(candidate: dict[str, Any]) -> Iterator[StreamRecord]:
         name = candidate["objectType"]
+        current_unit.set(name)  # the client counts this type's calls in its row
         report.unit_started()
         entry = dict(candidate)
         try:
@@ -119,7 +121,7 @@ def download_list_records(
         except (Forbidden, NotFound) as exc:
             # A type the token cannot read, or that the tier lacks, is skipped, not fatal.
             entry.update(status=SKIPPED, reason=str(exc), httpStatus=exc.status, properties=[])
-            report.note(name, str(exc), status=exc.status, category=exc.category)
+            report.skipped(name, exc)
         except HubSpotError as exc:
             report.unit_failed(name, exc)
             return
@@ -130,6 +132,8 @@ def download_list_records(
                 {p["name"] for p in properties} - unreadable))
             report.count("types_ready")
             report.count("properties", len(entry["properties"]))
+            # The table row of a listed type counts its property names.
+            report.row(name).records = len(entry["properties"])
             for definition in properties:
                 report.count("property_definitions")
                 yield StreamRecord(PROPERTY_DEFINITION, name, str(definition["name"]),
@@ -197,5 +201,5 @@ def _optional_listing(report: StageReport, unit: str, fetch: Callable[[], list])
     try:
         return fetch()
     except Forbidden as exc:
-        report.note(unit, str(exc), status=exc.status, category=exc.category)
+        report.skipped(unit, exc)
         return []

@@ -127,7 +127,8 @@ def relationship_records(
             client.iter_associations, from_type, to_type, ids))
         label = f"{from_type}->{to_type} ({ids[0]}..{ids[-1]})"
         reverse = reverse_of[(from_type, to_type)]
-        for from_id, target in report.guarded(label, associations):
+        for from_id, target in report.guarded(label, associations,
+                                              row=pair_unit(from_type, to_type)):
             report.count("relationships")
             types = target.get("associationTypes", [])
             data = {

@@ -11,6 +11,9 @@ from hubspot_assets.stream.protocol import RecordStream, StreamAborted
 from hubspot_assets.stream.records import StreamRecord
 from hubspot_assets.sync.checkpoint import Checkpoint
 
+#: How often (seconds) the consuming thread hands the report's messages to the log.
+FLUSH_SECONDS = 1.0
+
 
 class StageStream(RecordStream):
     """The records of one stage run, produced lazily as the IO manager writes them.
@@ -30,15 +33,23 @@ class StageStream(RecordStream):
         self.produced = 0
 
     def __iter__(self) -> Iterator[StreamRecord]:
+        report = self.report
+        # The report's messages (progress, skipped and failed units) reach the
+        # log from this thread: looking at the clock once a second is enough.
+        next_flush = report.clock() + FLUSH_SECONDS
         try:
             for record in self._produce():
                 self.produced += 1
                 yield record
+                if report.clock() >= next_flush:
+                    report.flush()
+                    next_flush = report.clock() + FLUSH_SECONDS
             self.report.check_not_empty(self.produced)
         except FATAL_ERRORS as exc:
             raise StreamAborted(
                 f"source {self.report.source_id}, stage {self.report.stage}: {exc}") from None
         finally:
+            report.flush()
             self._client.close()
 
     def on_written(self, run_id: str) -> None:
@@ -55,6 +66,9 @@ class StageStream(RecordStream):
             "api_calls": stats.get("calls_total", 0),
             "http_429s": stats.get("rate_limited_429s", 0),
             "retries": stats.get("retries", 0),
-            "limiter_wait_seconds": round(float(stats.get("limiter_wait_seconds", 0.0)), 3),
+            # Each worker's wait is added: with 8 workers, 8 s of it may pass in 1 s.
+            "limiter_wait_seconds_summed_over_workers": round(
+                float(stats.get("limiter_wait_seconds", 0.0)), 3),
             "api_usage": stats,
+            "unit_table": self.report.unit_rows(self._client.stats.unit_calls()),
         }

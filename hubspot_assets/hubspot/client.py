@@ -45,6 +45,8 @@ logger = logging.getLogger(__name__)
 T = TypeVar("T")
 R = TypeVar("R")
 
+ID_PROPERTY = "hs_object_id"  # every type has it; asking for it alone keeps pages small
+
 # Unpaged collections (schemas, properties, labels): `results` must still be a list.
 _check_results = partial(check_page, key=None)
 
@@ -169,6 +171,20 @@ class HubSpotClient:
         else:
             records = iter(self._live_records(object_type, names, len(chunks) == 1))
         return self._count(records, f"{'archived' if archived else 'objects'}:{object_type}")
+
+    def iter_object_ids(self, object_type: str, archived: bool = False) -> Iterator[str]:
+        """Every id of a type's live (or archived) records, ascending, lazily.
+
+        The cheapest complete id read HubSpot offers: the list endpoint with
+        `properties=hs_object_id` at its maximum `limit` (100), one call per 100
+        ids, on the standard budget. (CRM search pages hold 200 but see neither
+        archived records nor, for a moment, new ones: its index lags behind
+        writes, so a missing id there proves nothing.)
+        """
+        for page in self._list_pages(object_type, [ID_PROPERTY], archived):
+            for record in results_of(page, "list object ids", key="id"):
+                self.stats.count_records(f"ids:{object_type}")
+                yield str(record["id"])
 
     def _count(self, records: Iterator[dict], kind: str) -> Iterator[dict]:
         for record in records:
@@ -303,6 +319,19 @@ class HubSpotClient:
         page = self._post(f"/crm/v3/objects/{_seg(object_type)}/batch/read",
                           "/crm/v3/objects/{objectType}/batch/read", body, check=check_page)
         return results_of(page, "batch read", key="id")
+
+    def count_objects(self, object_type: str) -> int | None:
+        """HubSpot's count of a type's live records: one CRM search call (`limit: 1`).
+
+        The search response (`CollectionResponseWithTotalSimplePublicObjectForwardPaging`
+        in HubSpot's OpenAPI files) carries `total`, the number of matches; with no
+        filter that is every live record. Costs one call of the search lane.
+        """
+        body = {"limit": 1, "properties": ["hs_object_id"]}
+        page = self._post(f"/crm/v3/objects/{_seg(object_type)}/search",
+                          "/crm/v3/objects/{objectType}/search", body, lane=lanes.SEARCH)
+        total = page.get("total") if isinstance(page, dict) else None
+        return total if isinstance(total, int) and total >= 0 else None
 
     def search_modified(self, object_type: str, since: Any, until: Any = None,
                         properties: list[str] | None = None,

@@ -8,6 +8,7 @@ grow with the input or result size.
 
 from __future__ import annotations
 
+import contextvars
 import queue
 import threading
 from collections import deque
@@ -33,7 +34,8 @@ def map_concurrent(fn: Callable[[T], R], items: Iterable[T], *, max_workers: int
     pool = ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="hubspot-map")
     try:
         for item in items:
-            pending.append(pool.submit(fn, item))
+            # Each call in a copy of the caller's context (e.g. stats.current_unit).
+            pending.append(pool.submit(contextvars.copy_context().run, fn, item))
             while len(pending) >= lookahead:
                 yield pending.popleft().result()
         while pending:
@@ -86,7 +88,9 @@ def iter_concurrent(fn: Callable[[T], Iterable[R]], items: Iterable[T], *, max_w
         finally:
             put(_END)
 
-    threads = [threading.Thread(target=worker, name=f"hubspot-iter-{i}", daemon=True)
+    # Each worker in its own copy of the caller's context (e.g. stats.current_unit).
+    threads = [threading.Thread(target=contextvars.copy_context().run, args=(worker,),
+                                name=f"hubspot-iter-{i}", daemon=True)
                for i in range(max(max_workers, 1))]
     for thread in threads:
         thread.start()

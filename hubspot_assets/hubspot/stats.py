@@ -5,7 +5,13 @@ from __future__ import annotations
 import threading
 import time
 from collections import Counter, defaultdict
+from contextvars import ContextVar
 from typing import Any, Mapping
+
+#: The unit of work (an object type, an association pair) the calls of this thread
+#: are for, set by the stage code; the client's worker threads inherit it
+#: (``concurrency`` runs them in a copy of the caller's context).
+current_unit: ContextVar[str | None] = ContextVar("hubspot_unit", default=None)
 
 
 class ClientStats:
@@ -26,10 +32,14 @@ class ClientStats:
         self._bytes_out = 0
         self._records = Counter()
         self._headers: dict[str, int] = {}
+        self._unit_calls: Counter[str] = Counter()
 
     def record_call(self, endpoint: str, status: int | str, bytes_in: int, bytes_out: int) -> None:
+        unit = current_unit.get()
         with self._lock:
             self._calls[endpoint][str(status)] += 1
+            if unit is not None:
+                self._unit_calls[unit] += 1
             self._bytes_in += bytes_in
             self._bytes_out += bytes_out
 
@@ -64,6 +74,11 @@ class ClientStats:
     def record_rate_headers(self, headers: Mapping[str, int]) -> None:
         with self._lock:
             self._headers.update(headers)
+
+    def unit_calls(self) -> dict[str, int]:
+        """Calls made while each unit was the ``current_unit``."""
+        with self._lock:
+            return dict(self._unit_calls)
 
     @property
     def total_calls(self) -> int:

@@ -18,6 +18,9 @@ OBJECT = "object"
 EVENT_TYPE = "event_type"
 EVENT = "event"
 RELATIONSHIP = "relationship"
+# Evidence of which ids HubSpot lists (live and archived) for one type: chunks of
+# ids and a closing marker, written only by a reconciliation (docs/stream-documents.md).
+ID_LISTING = "id_listing"
 # Reference data that gives records their meaning (docs/coverage.md).
 OWNER = "owner"                              # GET /crm/v3/owners, live and archived
 PIPELINE = "pipeline"                        # GET /crm/v3/pipelines/{objectType}, with stages
@@ -27,7 +30,7 @@ PROPERTY_HISTORY = "property_history"        # batch read with propertiesWithHis
 REFERENCE_KINDS = frozenset({OWNER, PIPELINE, PROPERTY_DEFINITION, ASSOCIATION_LABEL})
 KINDS = frozenset(
     {CUSTOM_OBJECT_SCHEMA, DOWNLOAD_LIST_ENTRY, OBJECT, EVENT_TYPE, EVENT, RELATIONSHIP,
-     PROPERTY_HISTORY}
+     ID_LISTING, PROPERTY_HISTORY}
 ) | REFERENCE_KINDS
 
 # How many recent (run, stage) sightings a document remembers. More than one,

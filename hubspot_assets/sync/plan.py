@@ -11,6 +11,12 @@ content hashes, so a record fetched twice is stored once.
 A unit whose fetch failed keeps its previous watermark, so the next run
 fetches its changes again; nothing is ever skipped.
 
+Reconciliation (listing every id HubSpot holds for a type, live and archived,
+to find records gone from every listing) runs on every full sync and, on
+incremental runs, once a unit's last complete reconciliation is older than
+the source's cadence (`reconciliation_due`); its completion is tracked like a
+unit's and committed as `reconciled` marks beside the watermarks.
+
 A stored watermark is checked before it is trusted: a unit whose mark is not
 epoch milliseconds, or lies in the future, is reset (fetched in full) and
 reported, and so is the whole stage when the document is unreadable or the
@@ -64,6 +70,10 @@ class SyncPlan:
         self.mode = FULL if self.reason else INCREMENTAL
         self.full_units: set[str] = set()
         self._pending: Counter[str] = Counter()  # unfinished pieces of work per unit
+        self.previous_reconciled = checked_marks(
+            previous.get("reconciled") if isinstance(previous, Mapping) and not self.reset_reason
+            else None, self.started_ms + FUTURE_SKEW_MS)
+        self._reconciling: Counter[str] = Counter()  # unfinished id listings per unit
         self._lock = threading.Lock()
 
     @classmethod
@@ -127,6 +137,39 @@ class SyncPlan:
 
         return done
 
+    def reads_in_full(self, unit: str) -> bool:
+        """Whether ``unit`` is read in full this run (a full sync, or no watermark yet)."""
+        return self.mode == FULL or unit not in self.previous_units
+
+    def reconciliation_due(self, unit: str, every_ms: int | None) -> str | None:
+        """Why ``unit``'s ids are listed for reconciliation this run, or None.
+
+        ``every_ms``: the cadence on incremental runs (0 = every run, None =
+        only on full syncs). A unit never reconciled completely is due at once.
+        """
+        if self.reads_in_full(unit):
+            return "full sync"  # the whole type is read: its listing is the evidence
+        if every_ms is None:
+            return None
+        last = self.previous_reconciled.get(unit)
+        if last is None:
+            return "never reconciled"
+        if self.started_ms - last >= every_ms:
+            return f"last reconciled {iso(last)}"
+        return None
+
+    def track_reconciliation(self, unit: str,
+                             fetch: Callable[[], Iterable[T]]) -> Callable[[], Iterator[T]]:
+        """Like :meth:`track`, for ``unit``'s id listing: complete once ``fetch()``
+        is exhausted without error, then committed as the unit's `reconciled` mark."""
+        return self._piece(self._reconciling, unit, fetch)
+
+    def reconciled(self) -> tuple[list[str], list[str]]:
+        """(units whose id listing completed this run, units whose listing did not)."""
+        with self._lock:
+            return (sorted(u for u, n in self._reconciling.items() if n == 0),
+                    sorted(u for u, n in self._reconciling.items() if n > 0))
+
     def expect(self, unit: str) -> None:
         """Declare a unit that may have no work at all (it is then complete)."""
         with self._lock:
@@ -139,8 +182,12 @@ class SyncPlan:
         exhausts ``fetch()`` without error (a unit may be fetched again after a
         failure, and may consist of several pieces, e.g. association batches).
         """
+        return self._piece(self._pending, unit, fetch)
+
+    def _piece(self, pending: Counter[str], unit: str,
+               fetch: Callable[[], Iterable[T]]) -> Callable[[], Iterator[T]]:
         with self._lock:
-            self._pending[unit] += 1
+            pending[unit] += 1
         finished = False
 
         def run() -> Iterator[T]:
@@ -149,7 +196,7 @@ class SyncPlan:
             with self._lock:
                 if not finished:
                     finished = True
-                    self._pending[unit] -= 1
+                    pending[unit] -= 1
 
         return run
 
@@ -165,6 +212,7 @@ class SyncPlan:
         """What to commit once the run's data is stored: completed units advance, others stay."""
         completed = self.completed()
         units = {**self.previous_units, **{u: self.started_ms for u in completed}}
+        reconciled, unreconciled = self.reconciled()
         return {
             "run_id": run_id,
             "mode": self.mode,
@@ -173,6 +221,9 @@ class SyncPlan:
             "units": units,
             "completed": completed,
             "incomplete": self.incomplete(),
+            "reconciled": {**self.previous_reconciled,
+                           **{u: self.started_ms for u in reconciled}},
+            "reconciliation": {"completed": reconciled, "incomplete": unreconciled},
             "committed_at": utcnow(),
         }
 
@@ -185,7 +236,17 @@ class SyncPlan:
             "full_units": len(self.full_units) if self.mode == INCREMENTAL else len(self._pending),
             "units_not_advanced": self.incomplete(),
             "units_reset": dict(sorted(self.units_reset.items())),
+            "reconciled_units": self.reconciled()[0],
+            "reconciliation_incomplete": self.reconciled()[1],
         }
+
+
+def checked_marks(marks: Any, latest_ms: int) -> dict[str, int]:
+    """The usable epoch-ms marks of a stored mapping (others dropped: never trusted)."""
+    if not isinstance(marks, Mapping):
+        return {}
+    return {str(unit): int(mark) for unit, mark in marks.items()
+            if isinstance(mark, int) and not isinstance(mark, bool) and 0 < mark <= latest_ms}
 
 
 def checked_units(previous: Any, latest_ms: int) -> tuple[dict[str, int], dict[str, str],

@@ -24,12 +24,24 @@ def _object_line(hubspot_id, archived, properties, created, updated, archived_at
             _ms(updated), _ms(archived_at))
 
 
+def _removal_line(hubspot_id, reason, merged_into) -> tuple:
+    return (str(hubspot_id), reason, merged_into)
+
+
 def compare_consolidated(db: Any, source_id: str, account: Any) -> Comparison:
-    """Objects (archived marked deleted) and active edges of ``account`` in the current state."""
+    """Objects (archived marked deleted, merged and gone ones marked with their reason)
+    and active edges of ``account`` in the current state."""
     result = Comparison()
     # One read per collection: the stand-in scans a whole collection per query.
     objects: dict[str, list[tuple]] = defaultdict(list)
+    removed: dict[str, list[tuple]] = defaultdict(list)
     for d in db[f"source_{source_id}_objects"].find():
+        reason = d.get("deleted_reason")
+        if reason in ("merged", "gone"):
+            removed[d["object_type"]].append(_removal_line(
+                d["hubspot_id"], reason, d.get("merged_into")))
+            continue
+        assert reason == ("archived" if d["deleted"] else None), d
         objects[d["object_type"]].append(_object_line(
             d["hubspot_id"], d["deleted"], d["properties"], d["created_at"], d["updated_at"],
             d["archived_at"]))
@@ -49,6 +61,10 @@ def compare_consolidated(db: Any, source_id: str, account: Any) -> Comparison:
             for archived in (False, True)
             for r in truth.iter_records(account, object_type, archived=archived)]
         result.add(f"objects {object_type}", expected, objects.pop(object_type, []))
+        gone = [_removal_line(g["id"], "merged" if g["reason"] == "merged" else "gone",
+                              g["merged_into"]) for g in truth.iter_gone(account, object_type)]
+        if gone or removed.get(object_type):
+            result.add(f"removed {object_type}", gone, removed.pop(object_type, []))
     for child, parent in account.pairs:
         if denied(child) or denied(parent):
             continue

@@ -62,7 +62,10 @@ def test_six_stage_assets_form_one_lineage_graph_with_the_house_settings():
         assert node.kinds == {"mongodb"} and node.group_name == "hubspot"
         assert node.partitions_def.name == "hubspot_sources"
     checks = {k.name for k in graph.asset_check_keys}
-    assert checks == {"no_api_errors", "fresh"}
+    assert checks == {"units_complete", "fresh"}
+    # Each stage check lives with its asset: one step per asset, not one more per check.
+    for asset in STAGE_ASSETS:
+        assert {k.name for k in asset.check_keys} == {"units_complete"}
     assert {k.asset_key.to_user_string() for k in graph.asset_check_keys if k.name == "fresh"} \
         == {"consolidated_objects", "consolidated_relationships", "consolidated_reference"}
     assert {j.name for j in defs.jobs} >= {"hubspot_sync", "hubspot_full_resync"}

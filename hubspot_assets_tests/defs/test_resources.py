@@ -18,12 +18,16 @@ def test_every_client_setting_is_a_resource_setting_with_its_description():
     for name, field in ClientSettings.model_fields.items():
         assert name in resource_fields and field.description
         assert resource_fields[name].default == field.default
-    assert set(CLIENT_ENVIRONMENT) <= set(ClientSettings.model_fields)
+    assert set(CLIENT_ENVIRONMENT) <= set(resource_fields)
 
 
 def test_the_environment_sets_knobs_and_a_bad_value_names_its_variable():
     settings = settings_from_environment({"HUBSPOT_MAX_IN_FLIGHT": " 3 ", "HUBSPOT_LIMITER_DIR": ""})
     assert settings.max_in_flight == 3 and settings.limiter_dir is None
+    assert settings.progress_seconds == 10.0
+    assert settings_from_environment({"HUBSPOT_PROGRESS_SECONDS": "0.5"}).progress_seconds == 0.5
+    with pytest.raises(ValueError, match="HUBSPOT_PROGRESS_SECONDS='0'"):
+        settings_from_environment({"HUBSPOT_PROGRESS_SECONDS": "0"})
     for value in ("0", "-1", "abc"):
         with pytest.raises(ValueError, match=f"HUBSPOT_MAX_IN_FLIGHT='{value}'.*unset it"):
             settings_from_environment({"HUBSPOT_MAX_IN_FLIGHT": value})

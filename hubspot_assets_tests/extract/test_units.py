@@ -36,6 +36,10 @@ class FakeClient:
         if object_type == self.failing and not archived:
             raise self.error
 
+    def iter_object_ids(self, object_type, archived=False):
+        self.calls.append((object_type, "ids"))
+        yield f"{object_type}-1"
+
 
 def test_an_error_on_one_type_is_recorded_and_the_others_complete(monkeypatch):
     # One fetch per unit here; re-fetching a failed unit: hubspot_assets_tests/reliability.
@@ -46,12 +50,17 @@ def test_an_error_on_one_type_is_recorded_and_the_others_complete(monkeypatch):
     report = StageReport("object_records", "acme")
     records = list(object_records(client, ENTRIES, report, max_workers=3))
 
-    assert sorted((r.object_type, r.hubspot_id) for r in records) == [
+    assert sorted((r.object_type, r.hubspot_id) for r in records if r.kind == "object") == [
         ("companies", "companies-1"), ("companies", "companies-1"),
         ("contacts", "contacts-1"), ("contacts", "contacts-1")]
+    # A full read lists every id too (reconciliation's evidence, its own units).
+    assert sorted((r.object_type, r.hubspot_id) for r in records
+                  if r.kind == "id_listing" and r.data.get("complete")) == [
+        ("companies", "archived:complete"), ("companies", "live:complete"),
+        ("contacts", "archived:complete"), ("contacts", "live:complete")]
     assert ("deals", False) not in client.calls
     metadata = report.metadata()
-    assert metadata["errors"] == 1 and metadata["units"] == 4 and metadata["units_failed"] == 1
+    assert metadata["errors"] == 1 and metadata["units"] == 6 and metadata["units_failed"] == 1
     [detail] = metadata["error_details"]
     assert detail == {"unit": "companies", "type": "ServerError", "message": str(error),
                       "status": 503, "category": "SERVICE_UNAVAILABLE",

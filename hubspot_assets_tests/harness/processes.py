@@ -53,10 +53,13 @@ class ManagedProcess:
         self.cwd = cwd
         self.log_path = Path(log_dir) / f"{name}.log"
         self.popen: subprocess.Popen | None = None
+        self._log_start = 0
 
     def start(self) -> ManagedProcess:
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         with open(self.log_path, "ab") as log:
+            # A kept working directory keeps earlier sessions' logs: read only this one's.
+            self._log_start = log.tell()
             self.popen = subprocess.Popen(
                 self.argv,
                 env=self.env,
@@ -80,8 +83,11 @@ class ManagedProcess:
         return self.popen is not None and self.popen.poll() is None
 
     def log_text(self) -> str:
+        """What this process wrote since `start()` (the file may hold earlier runs' output)."""
         try:
-            return self.log_path.read_text(errors="replace")
+            with open(self.log_path, "rb") as log:
+                log.seek(self._log_start)
+                return log.read().decode(errors="replace")
         except FileNotFoundError:
             return ""
 

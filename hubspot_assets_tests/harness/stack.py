@@ -84,6 +84,13 @@ class StackSettings:
     pool_limit: int = 4
     extra_env: dict[str, str] = field(default_factory=dict)
     startup_timeout: float = 240.0
+    # Kept state (the demo's --workdir): an existing sources file is left as it
+    # is, the stand-in keeps its data here, and this Postgres database is
+    # reused and never dropped.
+    keep_sources_file: bool = False
+    mongo_data_dir: Path | None = None
+    postgres_database: str | None = None
+    tokens_in_env: bool = True  # False: tokens come from DIR/.env, as `dagster dev` loads it
 
 
 class LocalStack:
@@ -166,22 +173,27 @@ class LocalStack:
     def _start_mongo(self) -> None:
         if self.mongodb_uri:
             return
-        self._mongo = MongoStandinService(log_dir=self.log_dir, env=self._marked_env())
+        self._mongo = MongoStandinService(log_dir=self.log_dir, env=self._marked_env(),
+                                          data_dir=self.settings.mongo_data_dir)
         self.mongodb_uri = self._mongo.start(timeout=60)
 
     def _write_files(self) -> None:
         settings = self.settings
-        write_sources_file(self.sources_file, settings.sources,
-                           run_new_sources=settings.run_new_sources, schedule=settings.schedule)
+        if not (settings.keep_sources_file and self.sources_file.exists()):
+            write_sources_file(self.sources_file, settings.sources,
+                               run_new_sources=settings.run_new_sources,
+                               schedule=settings.schedule)
         self.workspace_file.parent.mkdir(parents=True, exist_ok=True)
         self.workspace_file.write_text(yaml.safe_dump(settings.location.workspace()))
+        db_name = settings.postgres_database
         if settings.postgres_url:
             self._postgres = PostgresServer.from_url(settings.postgres_url)
-            self._db_name = self._postgres.create_database()
+            if db_name is None:
+                self._db_name = db_name = self._postgres.create_database()
         write_dagster_home(self.home, instance_config(
             self.home,
             postgres=self._postgres,
-            db_name=self._db_name,
+            db_name=db_name,
             max_concurrent_runs=settings.max_concurrent_runs,
             pool_limit=settings.pool_limit,
         ))
@@ -201,7 +213,8 @@ class LocalStack:
             "HUBSPOT_SOURCES_FILE": str(self.sources_file),
             "HUBSPOT_LIMITER_DIR": str(self.workdir / "limiter"),
         })
-        env.update(token_environment(self.settings.sources))
+        if self.settings.tokens_in_env:
+            env.update(token_environment(self.settings.sources))
         env.update(self.settings.extra_env)
         return env
 

@@ -16,7 +16,7 @@ from hubspot_assets.defs.history import failure_details
 
 #: Metadata shown in their own columns (or not at all); other integers go under "counts".
 OWN_COLUMNS = {"dagster/partition_row_count", "new", "api_calls", "http_429s", "retries",
-               "errors", "units", "units_failed"}
+               "errors", "units", "units_failed", "mode"}
 
 #: Lineage order; assets not listed here follow, by name.
 STAGE_ORDER = ("custom_object_schemas", "object_download_list", "object_records",
@@ -28,6 +28,7 @@ STAGE_ORDER = ("custom_object_schemas", "object_download_list", "object_records"
 class StageRow:
     stage: str
     status: str = "not run"
+    mode: str = ""  # "full" or "incremental", where the stage says
     rows: int | None = None
     new: int | None = None
     api_calls: int = 0
@@ -85,6 +86,7 @@ def check_results(instance: dg.DagsterInstance, run_id: str) -> list[tuple[str, 
 def _fill_from_metadata(row: StageRow, metadata: dict[str, Any]) -> None:
     values = {key: _value(entry) for key, entry in metadata.items()}
     row.rows = values.get("dagster/partition_row_count")
+    row.mode = values.get("mode") if isinstance(values.get("mode"), str) else ""
     row.new = values.get("new")
     row.api_calls = int(values.get("api_calls") or 0)
     row.http_429s = int(values.get("http_429s") or 0)
@@ -98,24 +100,25 @@ def _fill_from_metadata(row: StageRow, metadata: dict[str, Any]) -> None:
 
 def format_table(rows: list[StageRow]) -> str:
     """A fixed-width text table with a totals line."""
-    header = ("stage", "status", "rows", "new", "api calls", "429s", "retries", "errors",
+    header = ("stage", "status", "mode", "rows", "new", "api calls", "429s", "retries", "errors",
               "seconds", "counts")
     lines = [header]
     for r in rows:
         lines.append((
-            r.stage, r.status, _num(r.rows), _num(r.new), str(r.api_calls), str(r.http_429s),
+            r.stage, r.status, r.mode, _num(r.rows), _num(r.new), str(r.api_calls),
+            str(r.http_429s),
             str(r.retries), str(r.errors), "" if r.seconds is None else f"{r.seconds:.1f}",
             " ".join(f"{k}={v}" for k, v in r.counts.items()),
         ))
     lines.append((
-        "total", "", _num(sum(r.rows or 0 for r in rows)), _num(sum(r.new or 0 for r in rows)),
+        "total", "", "", _num(sum(r.rows or 0 for r in rows)), _num(sum(r.new or 0 for r in rows)),
         str(sum(r.api_calls for r in rows)), str(sum(r.http_429s for r in rows)),
         str(sum(r.retries for r in rows)), str(sum(r.errors for r in rows)), "", "",
     ))
     widths = [max(len(line[i]) for line in lines) for i in range(len(header))]
     text = []
     for n, line in enumerate(lines):
-        cells = [c.ljust(w) if i in (0, 1, 9) else c.rjust(w)
+        cells = [c.ljust(w) if i in (0, 1, 2, 10) else c.rjust(w)
                  for i, (c, w) in enumerate(zip(line, widths))]
         text.append("  ".join(cells).rstrip())
         if n == 0 or n == len(lines) - 2:
@@ -128,12 +131,25 @@ def _num(value: int | None) -> str:
 
 
 def problems(rows: list[StageRow]) -> list[str]:
-    """Failures and per-unit errors/skips, one line each, for printing under the table."""
+    """Failures and per-unit errors, one line each, for printing under the table."""
     lines = []
     for r in rows:
         if r.failure:
             lines.append(f"{r.stage}: FAILED: {r.failure}")
         for detail in r.error_details:
-            label = "skipped" if detail.get("skipped") else "error"
-            lines.append(f"{r.stage}: {label} {detail.get('unit', '?')}: {detail.get('message')}")
+            if not detail.get("skipped"):
+                lines.append(f"{r.stage}: error {detail.get('unit', '?')}: "
+                             f"{detail.get('message')}")
+    return lines
+
+
+def skipped_units(rows: list[StageRow]) -> list[str]:
+    """Each unit a stage skipped (a missing scope, say), with HubSpot's reason."""
+    lines = []
+    for r in rows:
+        for detail in r.error_details:
+            if detail.get("skipped"):
+                scope = f" (scope to add: {detail['scope']})" if detail.get("scope") else ""
+                lines.append(f"{r.stage}: {detail.get('unit', '?')}: "
+                             f"{detail.get('message')}{scope}")
     return lines

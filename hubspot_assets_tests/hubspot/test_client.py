@@ -368,3 +368,20 @@ def test_associations_every_page_of_every_id(sandbox_factory, tmp_path):
     assert {label["label"] for label in labels} >= {"Primary"}
     calls = snap["calls"]["POST /crm/v4/associations/{fromObjectType}/{toObjectType}/batch/read"]
     assert calls.get("207", 0) >= 1  # ids without associations are not failures
+
+
+def test_the_id_listing_reads_every_id_at_100_a_call(sandbox_factory, tmp_path):
+    sb = start(sandbox_factory, sizes={"contacts": 1_050}, removals=True)
+    account = _account(sb)
+    sb.advance(PORTAL)  # a merge and a permanent delete: both ids leave every listing
+    with make_client(sb.url, tmp_path, limit=10_000, account_id=PORTAL) as client:
+        sb.reset_stats()
+        live = list(client.iter_object_ids("contacts"))
+        archived = list(client.iter_object_ids("contacts", archived=True))
+    states = truth.object_states(account, "contacts")
+    assert live == [i for i, (s, _) in sorted(states.items(), key=lambda kv: int(kv[0]))
+                    if s == "live"]
+    assert set(archived) == {i for i, (s, _) in states.items() if s == "archived"}
+    assert {s for s, _ in states.values()} >= {"merged", "gone"}
+    # One call per 100 ids (the list endpoint's maximum page), ids only.
+    assert server_stats(sb)["total"] == -(-len(live) // 100) + -(-len(archived) // 100)

@@ -57,6 +57,23 @@ _CODE_NAMES = {
     11000: "DuplicateKey", 13113: "MergeStageNoMatchingDocument",
 }
 
+#: Commands that never change data; every other one counts as a write (persistence.py).
+READ_ONLY_COMMANDS = frozenset({
+    "hello", "ismaster", "ping", "buildinfo", "serverstatus", "connectionstatus", "hostinfo",
+    "whatsmyuri", "endsessions", "killallsessions", "refreshsessions", "saslstart",
+    "authenticate", "listdatabases", "listcollections", "listindexes", "collstats", "dbstats",
+    "find", "getmore", "killcursors", "count", "distinct",
+})
+
+
+def _reads_only(name: str, command: dict[str, Any]) -> bool:
+    """An aggregate without $merge/$out changes nothing (a freshness check's, say)."""
+    if name.lower() != "aggregate":
+        return False
+    pipeline = command.get("pipeline") or []
+    last = pipeline[-1] if pipeline and isinstance(pipeline[-1], dict) else {}
+    return not ({"$merge", "$out"} & set(last))
+
 
 class CommandError(Exception):
     """A command failure reported to the client as {ok: 0, code, errmsg}."""
@@ -118,6 +135,8 @@ class CommandExecutor:
         self.lock = threading.RLock()
         self.started = time.time()
         self.connections = 0
+        # Commands that may have changed data (a snapshot is due when this moves).
+        self.writes = 0
         self._handlers: dict[str, Callable[[str, dict], dict]] = {}
         for attr in dir(self):
             if attr.startswith("cmd_"):
@@ -133,6 +152,8 @@ class CommandExecutor:
         if handler is None:
             return CommandError(59, f"no such command: '{name}'").reply()
         with self.lock:
+            if name.lower() not in READ_ONLY_COMMANDS and not _reads_only(name, command):
+                self.writes += 1
             try:
                 reply = handler(db_name, command)
             except CommandError as exc:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import selectors
 import subprocess
 import sys
+from pathlib import Path
 
 START_TIMEOUT_S = 30
 
@@ -16,9 +17,14 @@ class StandinProcess:
     exactly as they would reach a real server.
     """
 
-    def __init__(self, port: int = 0, host: str = "127.0.0.1") -> None:
+    def __init__(self, port: int = 0, host: str = "127.0.0.1", data_dir: Path | None = None,
+                 snapshot_seconds: float | None = None) -> None:
         self._args = [sys.executable, "-m", "hubspot_assets_tests.mongo_standin",
                       "--host", host, "--port", str(port)]
+        if data_dir is not None:
+            self._args += ["--data-dir", str(data_dir)]
+        if snapshot_seconds is not None:
+            self._args += ["--snapshot-seconds", str(snapshot_seconds)]
         self.process: subprocess.Popen | None = None
         self.uri: str | None = None
 

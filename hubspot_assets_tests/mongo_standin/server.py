@@ -14,12 +14,14 @@ import socket
 import struct
 import sys
 import traceback
+from pathlib import Path
 
 import bson
 import mockupdb
 from mockupdb import OP_MSG_FLAGS, Command, MockupDB, OpMsg, OpMsgReply, OpReply
 
 from hubspot_assets_tests.mongo_standin.commands import COMPRESS_ABOVE_BYTES, CommandExecutor
+from hubspot_assets_tests.mongo_standin.persistence import SnapshotKeeper
 from hubspot_assets_tests.mongo_standin.storage import DICT_CODEC
 
 MORE_TO_COME = OP_MSG_FLAGS["moreToCome"]
@@ -109,17 +111,26 @@ class MongoStandin:
 
         with MongoStandin() as standin:
             client = pymongo.MongoClient(standin.uri)
+
+    With `data_dir`, the data outlives the process: loaded from the directory's
+    snapshot on start, saved every `snapshot_seconds` while writes arrive and
+    on stop (persistence.py).
     """
 
     def __init__(self, port: int = 0, host: str = "127.0.0.1", verbose: bool = False,
-                 compress_above: int = COMPRESS_ABOVE_BYTES) -> None:
+                 compress_above: int = COMPRESS_ABOVE_BYTES, data_dir: Path | None = None,
+                 snapshot_seconds: float = 30.0) -> None:
         self._host = host
         self._port = port
         self._verbose = verbose
         self._server: MockupDB | None = None
         self.executor = CommandExecutor(compress_above)
+        self.keeper = (SnapshotKeeper(self.executor, data_dir, snapshot_seconds)
+                       if data_dir is not None else None)
 
     def start(self) -> MongoStandin:
+        if self.keeper is not None:
+            self.keeper.start()  # before serving: no client sees a half-loaded store
         server = _StandinServer(self._respond, self._count_connection,
                                 port=self._port or None, request_timeout=int(1e6))
         # mockupdb binds "localhost"; pin the address to the requested loopback host.
@@ -142,6 +153,8 @@ class MongoStandin:
         if self._server is not None:
             self._server.stop()
             self._server = None
+        if self.keeper is not None:
+            self.keeper.stop()  # after the server: no write arrives after the last snapshot
 
     def __enter__(self) -> MongoStandin:
         return self.start()

@@ -1,4 +1,5 @@
-"""The Dagster UI, as a user opens it: the asset graph of the `hubspot` group.
+"""The Dagster UI, as a user opens it: the asset graph of the `hubspot` group, and
+what a sync shows (progress, skipped types, per-type numbers, automation).
 
 Headless Debian `chromium` renders the page served by the e2e stack's webserver;
 the DOM must name every asset of the group and the code location (it loaded
@@ -8,13 +9,18 @@ blank or error page.
 
 from __future__ import annotations
 
+import datetime as dt
+import html
 import os
+import re
 import shutil
 import signal
 import struct
 import subprocess
 import tempfile
+import time
 from pathlib import Path
+from urllib.parse import quote
 
 import pytest
 
@@ -91,3 +97,97 @@ def test_asset_graph_shows_the_loaded_code_location(e2e_stack, e2e_artifacts):
     # A blank or error page compresses to a few kB; the graph with its nodes does not.
     assert screenshot.stat().st_size > 40_000, screenshot.stat().st_size
     print(f"screenshot: {screenshot}")
+
+
+# -- what a sync shows ----------------------------------------------------------------
+
+#: The source whose token lacks a scope (fixtures/services.py: `scoped`, no deals).
+SCOPED = "scoped"
+#: Names the Automation page must list: the sync schedule (`defs/schedules.py`) and sensors.
+AUTOMATIONS = ["hubspot_sync_schedule", "hubspot_sources_sensor", "job_history_on_success",
+               "job_history_on_failure"]
+
+
+def text_of(dom: str) -> str:
+    """The page's visible text: no styles, scripts or tags, whitespace collapsed."""
+    dom = re.sub(r"<(style|script)[^>]*>.*?</\1>", " ", dom, flags=re.S)
+    return re.sub(r"\s+", " ", html.unescape(re.sub(r"<[^>]+>", " ", dom)))
+
+
+@pytest.fixture(scope="module")
+def scoped_run(e2e_stack) -> dict:
+    """A finished sync of `scoped`: one the e2e backfills made, or one launched here."""
+    gql = e2e_stack.graphql
+    runs = [r for r in gql.runs({"dagster/partition": SCOPED}) if r["status"] == "SUCCESS"]
+    if not runs:
+        backfill = gql.launch_partition_backfill(
+            [SCOPED], gql.group_asset_keys("hubspot"), title="ui: scoped")
+        _, runs = gql.wait_backfill(backfill, timeout=240)
+        assert [r["status"] for r in runs] == ["SUCCESS"], gql.run_failure_messages(
+            runs[0]["runId"])
+    return runs[0]
+
+
+def logged_at(e2e_stack, run_id: str, text: str) -> tuple[str, dt.time]:
+    """The first log line of the run containing ``text`` (the run page's log filter) and
+    the time the page shows for it."""
+    url = f"{e2e_stack.url}/runs/{run_id}?logs={quote(text)}"
+    page = text_of(render_dom(url, [text]))
+    found = re.search(rf"(\d+:\d\d:\d\d\.\d+ [AP]M) \S+ \S+ ({re.escape(text)}[^|]*?)"
+                      rf"(?= \d+:\d\d:\d\d\.\d+ [AP]M |$)", page)
+    assert found, page[-2000:]
+    return found.group(2), dt.datetime.strptime(found.group(1), "%I:%M:%S.%f %p").time()
+
+
+def test_a_run_log_shows_progress_while_the_stage_runs(e2e_stack, scoped_run):
+    line, at = logged_at(e2e_stack, scoped_run["runId"], "progress object_records contacts: ")
+    count = re.match(r"progress object_records contacts: (\d+) records in [\d.]+ s", line)
+    assert count and int(count.group(1)) > 0, line
+    # Logged while the stage ran: before its materialization.
+    _, materialized = logged_at(e2e_stack, scoped_run["runId"],
+                                "Materialized value object_records")
+    assert at <= materialized, (line, at, materialized)
+
+
+def test_a_skipped_type_shows_as_a_warning_check(e2e_stack, scoped_run):
+    url = f"{e2e_stack.url}/assets/object_download_list?view=checks&partition={SCOPED}"
+    dom = render_dom(url, ["units_complete", "skipped (deals)"])
+    page = text_of(dom)
+    assert "crm.objects.deals.read" in page, page[:2000]
+    # Dagster draws a failed WARN check with its yellow warning icon, an ERROR one in red.
+    assert 'aria-label="warning_outline"' in dom
+
+
+def test_object_records_shows_its_per_type_table(e2e_stack, scoped_run):
+    url = f"{e2e_stack.url}/assets/object_records?partition={SCOPED}"
+    page = text_of(render_dom(url, ["per_unit_counts", "limiter_wait_seconds_summed_over_workers"]))
+    table = page[page.index("per_unit_counts"):]
+    assert "unit status records archived calls errors seconds reason" in table, table[:600]
+    assert re.search(r"contacts ok \d+ \d+ \d+ 0 ", table), table[:1500]
+
+
+def test_consolidated_objects_shows_the_current_row_count(e2e_stack, e2e_mongo, scoped_run):
+    live = e2e_mongo[f"source_{SCOPED}_objects"].count_documents({"deleted": False})
+    url = f"{e2e_stack.url}/assets/consolidated_objects?partition={SCOPED}"
+    page = text_of(render_dom(url, ["Row count", "per_type_counts"]))
+    assert re.search(rf"Row count {live:,}\b", page) or f"Row count {live} " in page, \
+        page[:1500]
+    assert "object_type objects deleted total" in page
+
+
+def test_the_run_carries_its_tags_and_history_summary(e2e_stack, scoped_run):
+    # What the Runs page's tag list shows, read through the same GraphQL API.
+    deadline = time.monotonic() + 60
+    while "hubspot/summary" not in scoped_run["tags"] and time.monotonic() < deadline:
+        time.sleep(1)  # the history sensor tags the run after it finished
+        [scoped_run] = [r for r in e2e_stack.graphql.runs({"dagster/partition": SCOPED})
+                        if r["runId"] == scoped_run["runId"]]
+    tags = scoped_run["tags"]
+    assert tags["hubspot/source"] == SCOPED and tags["hubspot/trigger"] == "backfill"
+    assert tags["hubspot/summary"].startswith("success: 8 asset(s)"), tags
+    assert "object_download_list/deals" in tags["hubspot/skipped"]
+
+
+def test_automation_lists_the_sensors_and_schedules(e2e_stack):
+    page = text_of(render_dom(f"{e2e_stack.url}/automation", AUTOMATIONS))
+    assert "Run status sensor" in page and "Schedule" in page

@@ -11,6 +11,7 @@ from .catalog import (
     CUSTOM_EVENT_NAME,
     CUSTOM_OBJECTS,
     EVENT_TYPES_HUBSPOT,
+    MERGEABLE_TYPES,
     STANDARD_ASSOCIATIONS,
     STANDARD_OBJECT_TYPES,
     AssociationPairDef,
@@ -26,6 +27,8 @@ BULK_IMPORT_DEFAULT = 10_500
 BIG_COMPANY_DEFAULT = 1_200
 CUSTOM_ORDINAL_BASE = 30
 CUSTOM_ASSOCIATION_TYPE_BASE = 60  # USER_DEFINED typeIds of custom-object pairs
+REMOVALS_SALT = 0x5EED_600E  # a separate random sequence: the older changes stay as they were
+DAY_MS = 86_400_000
 
 
 #: `denied_types` entries that name a scope rather than an object type.
@@ -218,8 +221,82 @@ class Account:
                 summary["bulk_import"] = {"object_type": "contacts", "count": bulk_import,
                                           "hs_lastmodifieddate": bulk_ts,
                                           "first_id": str(contacts.record_id(first))}
+            if self.spec.removals:
+                rng2 = random.Random(mix2(mix2(self.spec.seed, self.step_count), REMOVALS_SALT))
+                self._removals(rng2, tick, summary, created_by_type)
             self.clock_ms = ts
             return summary
+
+    def _removals(self, rng: random.Random, tick, summary: dict,
+                  created_by_type: dict[str, list[int]]) -> None:
+        """Expiry, permanent deletes, restores and merges of one step (see AccountSpec).
+
+        Only records that existed before this step leave, so a sync run after
+        every step has seen each record that later goes. HubSpot keeps deleted
+        records restorable for 90 days; permanent (GDPR) deletes skip the recycle
+        bin (knowledge.hubspot.com/records/restore-deleted-records). A merge
+        (POST /crm/v3/objects/{type}/merge) leaves the survivor, whose
+        `hs_merged_object_ids` names the merged-away id.
+        """
+        for key in ("expired", "deleted", "restored", "merged"):
+            summary[key] = {}
+        cutoff = tick() - int(self.spec.archive_retention_days * DAY_MS)
+        for fqn, store in self.stores.items():
+            fresh = set(created_by_type.get(fqn, ()))
+            archived_now = {store.index_of(r) for r in summary["archived"].get(fqn, ())}
+            # HubSpot's recycle bin keeps deleted records for the retention window only.
+            expired = [i for i in store.iter_archived() if store.archived_at(i) < cutoff]
+            for i in expired:
+                store.remove(i, tick(), "expired")
+            deleted = []
+            if store.counts()[0] > 10:
+                deleted = [i for i in self._pick_live(store, rng, 2) if i not in fresh][:1]
+            archived_pick = self._pick_archived(store, rng)
+            if archived_pick in archived_now:
+                archived_pick = None
+            # Alternate steps purge one archived record from the recycle bin or restore one.
+            if archived_pick is not None and self.step_count % 2:
+                deleted.append(archived_pick)  # purged from the recycle bin
+                archived_pick = None
+            for i in deleted:
+                store.remove(i, tick(), "deleted")
+            restored = [] if archived_pick is None else [archived_pick]
+            for i in restored:
+                store.restore(i, tick())
+            merged = []
+            if store.type.name in MERGEABLE_TYPES and not store.type.custom and store.counts()[0] > 10:
+                pick = [i for i in self._pick_live(store, rng, 4) if i not in fresh][:2]
+                if len(pick) == 2:
+                    survivor, away = pick
+                    self._move_associations(fqn, away, survivor)
+                    store.merge(survivor, away, tick())
+                    merged.append({"id": str(store.record_id(away)),
+                                   "into": str(store.record_id(survivor))})
+            summary["expired"][fqn] = [str(store.record_id(i)) for i in expired]
+            summary["deleted"][fqn] = [str(store.record_id(i)) for i in deleted]
+            summary["restored"][fqn] = [str(store.record_id(i)) for i in restored]
+            summary["merged"][fqn] = merged
+
+    def _move_associations(self, fqn: str, away: int, survivor: int) -> None:
+        """A merge moves the merged-away record's associations to the survivor."""
+        for (child_fqn, parent_fqn), pair in self.pairs.items():
+            if child_fqn == fqn:
+                for p in pair.parents(away):
+                    if not (parent_fqn == fqn and p == survivor):
+                        pair.add(survivor, p)
+            if parent_fqn == fqn:
+                for c in list(pair.children(away)):
+                    if not (child_fqn == fqn and c == survivor):
+                        pair.add(c, survivor)
+
+    @staticmethod
+    def _pick_archived(store: RecordStore, rng: random.Random) -> int | None:
+        """One archived index chosen by rng (the first archived at or after a random index)."""
+        if store.counts()[1] == 0:
+            return None
+        start = rng.randrange(store.total)
+        found = next(iter(store.iter_archived(start)), None)
+        return found if found is not None else next(iter(store.iter_archived()), None)
 
     @staticmethod
     def _pick_live(store: RecordStore, rng: random.Random, k: int) -> list[int]:

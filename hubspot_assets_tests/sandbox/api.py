@@ -336,7 +336,7 @@ def get_object(req: Request, object_type: str, object_id: str) -> tuple[int, dic
     otype, store = _type(req, object_type)
     i = store.index_of(object_id)
     archived = _bool(req.one("archived"))
-    if i is None or store.is_archived(i) != archived:
+    if i is None or store.is_gone(i) or store.is_archived(i) != archived:
         raise ApiError(404, error_body("Object not found.", "OBJECT_NOT_FOUND"))
     plan = _plan(store, req.many("properties"))
     return 200, _with_associations(req, otype, store, i, plan, req.many("associations") or [])
@@ -369,7 +369,7 @@ def batch_read(req: Request, object_type: str) -> tuple[int, dict]:
             continue
         seen.add(rid)
         i = store.index_of(rid)
-        if i is None or store.is_archived(i) != archived:
+        if i is None or store.is_gone(i) or store.is_archived(i) != archived:
             missing.append(rid)
         else:
             results.append(store.render(i, plan))

@@ -61,6 +61,11 @@ SMALL_TYPE_PROPERTY_COUNT = 40
 CUSTOM_PROPERTY_COUNT = 24
 
 # Well-known properties per type, with HubSpot's (type, fieldType).
+# Types HubSpot can merge (POST /crm/v3/objects/{contacts,companies,deals,tickets}/merge,
+# developers.hubspot.com/docs/api-reference/crm-contacts-v3/basic/post-crm-v3-objects-contacts-merge).
+MERGEABLE_TYPES = ("contacts", "companies", "deals", "tickets")
+MERGED_IDS_PROPERTY = "hs_merged_object_ids"
+
 _CORE: dict[str, tuple[tuple[str, str, str], ...]] = {
     "contacts": (
         ("email", "string", "text"), ("firstname", "string", "text"),
@@ -202,6 +207,10 @@ def _build_properties(type_name: str, count: int, custom: bool) -> tuple[Propert
         PropertyDef("hs_createdate" if custom else "createdate", "datetime", "date", group),
         PropertyDef("hs_lastmodifieddate", "datetime", "date", group),
     ]
+    if type_name in MERGEABLE_TYPES:
+        # Semicolon-separated ids merged into this record (HubSpot's multi-value encoding);
+        # set on the survivor by POST /crm/v3/objects/{objectType}/merge.
+        props.append(PropertyDef(MERGED_IDS_PROPERTY, "enumeration", "checkbox", group))
     for name, typ, field_type in _CORE.get(type_name, ()):
         options = _OPTIONS.get(name, ()) if typ == "enumeration" else ()
         props.append(PropertyDef(name, typ, field_type, group, options))

@@ -44,6 +44,11 @@ class AccountSpec:
     `events_need_object`: the events API refuses account-wide reads (no
     `objectId`) with a 400 asking for an object, as HubSpot's older guide
     describes ("returns events for one CRM record at a time").
+    `removals`: each `advance` also merges records (contacts, companies, deals,
+    tickets), deletes some permanently, restores archived ones and drops
+    archived records older than `archive_retention_days` (HubSpot keeps
+    deleted records 90 days; tests shrink it to age the archive quickly).
+    Off by default, so existing scenarios keep their exact changes.
     """
 
     portal_id: int
@@ -58,6 +63,8 @@ class AccountSpec:
     search_lag_seconds: float = 0.0
     late_event_lags_ms: tuple[int, ...] = ()
     events_need_object: bool = False
+    removals: bool = False
+    archive_retention_days: float = 90.0
 
     def __post_init__(self):
         object.__setattr__(self, "denied_types", frozenset(self.denied_types))

@@ -6,6 +6,10 @@ start-up time and memory do not depend on `n`. Base `hs_lastmodifieddate` is a
 non-decreasing function of the index, which turns time-range searches into
 index ranges (binary search). Records changed, archived or created by
 `advance` get an `Overlay` entry; only those cost memory.
+
+A record is live, archived, or gone (merged into another record, permanently
+deleted, or aged out of the archive): a gone record is in no listing, search or
+batch read, and its id is never used again.
 """
 
 from __future__ import annotations
@@ -18,7 +22,8 @@ import json
 from dataclasses import dataclass, field
 from typing import Iterable, Iterator
 
-from .catalog import DEFAULT_PROPERTIES, GENERIC_DEFAULT_PROPERTIES, PropertyDef
+from .catalog import (DEFAULT_PROPERTIES, GENERIC_DEFAULT_PROPERTIES, MERGED_IDS_PROPERTY,
+                      PropertyDef)
 from .encoding import iso_ms, mix2, name_salt
 
 T0_MS = 1_640_995_200_000  # 2022-01-01T00:00:00Z: base data spans three years from here
@@ -47,6 +52,10 @@ class Overlay:
     createdate: int
     version: int = 0
     archived_at: int | None = None
+    gone_at: int | None = None  # merged away, permanently deleted or expired
+    gone_reason: str | None = None  # "merged", "deleted", "expired"
+    merged_into: int | None = None  # survivor index (for gone_reason "merged")
+    merged: tuple[int, ...] = ()  # indices merged into this record (hs_merged_object_ids)
     # hs_lastmodifieddate of each version after the first (property history)
     version_lastmods: list[int] = field(default_factory=list)
 
@@ -98,7 +107,7 @@ def _pool(prop: PropertyDef, k: int) -> tuple:
 
 
 # Plan opcodes: how a property's value is produced for a record.
-_POOL, _ID, _CREATED, _LASTMOD, _FUNC = range(5)
+_POOL, _ID, _CREATED, _LASTMOD, _FUNC, _MERGED = range(6)
 _dumps = functools.partial(json.dumps, ensure_ascii=False)
 
 
@@ -154,7 +163,9 @@ class RecordStore:
         self.created = 0
         self.overlay: dict[int, Overlay] = {}
         self._overlay_base: list[int] = []  # sorted base indices present in overlay
-        self._overlay_archived: list[int] = []  # sorted indices archived by advance
+        self._overlay_archived: list[int] = []  # sorted overlay indices now archived
+        self._touched_base_archived: list[int] = []  # sorted base-archived indices in overlay
+        self.gone_count = 0
         self._plans: dict[tuple[str, ...], tuple] = {}
         self._prop_index = {p.name: (k, p) for k, p in enumerate(otype.properties)}
         self._lastmod_names = {"hs_lastmodifieddate", "lastmodifieddate"}
@@ -204,8 +215,19 @@ class RecordStore:
             return ov.archived_at is not None
         return self.base_archived(i)
 
+    def is_gone(self, i: int) -> bool:
+        ov = self.overlay.get(i)
+        return ov is not None and ov.gone_at is not None
+
     def is_live(self, i: int) -> bool:
-        return 0 <= i < self.total and not self.is_archived(i)
+        return 0 <= i < self.total and not self.is_archived(i) and not self.is_gone(i)
+
+    def _hidden(self, i: int) -> bool:
+        """Archived or gone: not in the live listing."""
+        ov = self.overlay.get(i)
+        if ov is not None:
+            return ov.archived_at is not None or ov.gone_at is not None
+        return self.base_archived(i)
 
     def lastmod(self, i: int) -> int:
         ov = self.overlay.get(i)
@@ -230,8 +252,9 @@ class RecordStore:
 
     def counts(self) -> tuple[int, int]:
         """(live, archived) record counts."""
-        archived = self._base_archived_count(0, self.n) + len(self._overlay_archived)
-        return self.total - archived, archived
+        archived = (self._base_archived_count(0, self.n) - len(self._touched_base_archived)
+                    + len(self._overlay_archived))
+        return self.total - archived - self.gone_count, archived
 
     # -- rendering --------------------------------------------------------------
     def plan(self, names: Iterable[str] | None) -> tuple:
@@ -253,6 +276,8 @@ class RecordStore:
                     steps.append((name, _CREATED, None))
                 elif name in self._lastmod_names:
                     steps.append((name, _LASTMOD, None))
+                elif name == MERGED_IDS_PROPERTY:
+                    steps.append((name, _MERGED, None))
                 elif (fn := _special(self.type.name, name)) is not None:
                     steps.append((name, _FUNC, fn))
                 else:
@@ -295,6 +320,8 @@ class RecordStore:
                 props[name] = created
             elif op == _LASTMOD:
                 props[name] = lastmod
+            elif op == _MERGED:
+                props[name] = self.merged_ids(i)
             else:
                 props[name] = arg(h, rid)
         record = {"id": str(rid), "properties": props, "createdAt": created,
@@ -321,6 +348,8 @@ class RecordStore:
                 parts.append(f'{name_json}:"{created}"')
             elif op == _LASTMOD:
                 parts.append(f'{name_json}:"{lastmod}"')
+            elif op == _MERGED:
+                parts.append(f"{name_json}:{_dumps(self.merged_ids(i))}")
             else:
                 parts.append(f"{name_json}:{_dumps(arg(h, rid))}")
         tail = "false" if archived_ms is None else f'true,"archivedAt":"{iso_ms(archived_ms)}"'
@@ -331,7 +360,7 @@ class RecordStore:
     def iter_live(self, start: int = 0) -> Iterator[int]:
         """Live indices >= start, ascending."""
         for i in range(max(start, 0), self.total):
-            if not self.is_archived(i):
+            if not self._hidden(i):
                 yield i
 
     def iter_archived(self, start: int = 0) -> Iterator[int]:
@@ -339,7 +368,8 @@ class RecordStore:
         start = max(start, 0)
         r, m = self.archive_residue, ARCHIVE_EVERY
         first = start + (r - start) % m
-        base = range(first, self.n, m)
+        overlay = self.overlay  # a touched base record is archived only if listed below
+        base = (i for i in range(first, self.n, m) if i not in overlay)
         pos = bisect.bisect_left(self._overlay_archived, start)
         extra = itertools.islice(self._overlay_archived, pos, None)
         return heapq.merge(base, extra)
@@ -379,6 +409,8 @@ class RecordStore:
         for a, b in merged:
             total += (b - a) - self._base_archived_count(a, b) \
                 - (bisect.bisect_left(ob, b) - bisect.bisect_left(ob, a))
+            tb = self._touched_base_archived  # subtracted twice above
+            total += bisect.bisect_left(tb, b) - bisect.bisect_left(tb, a)
 
         def matches(i: int, ov: Overlay) -> bool:
             rid = self.id_base + i
@@ -388,7 +420,8 @@ class RecordStore:
                     return True
             return False
 
-        extra = [i for i, ov in self.overlay.items() if ov.archived_at is None and matches(i, ov)
+        extra = [i for i, ov in self.overlay.items()
+                 if ov.archived_at is None and ov.gone_at is None and matches(i, ov)
                  and (indexed_until is None or ov.lastmod <= indexed_until)]
         total += len(extra)
         if by_lastmod:
@@ -416,11 +449,57 @@ class RecordStore:
     def _touch(self, i: int) -> Overlay:
         ov = self.overlay.get(i)
         if ov is None:
-            ov = Overlay(self.base_lastmod(i), self.createdate(i))
+            archived_at = self.archived_at(i)  # a base-archived record stays archived
+            ov = Overlay(self.base_lastmod(i), self.createdate(i), archived_at=archived_at)
             self.overlay[i] = ov
             if i < self.n:
                 bisect.insort(self._overlay_base, i)
+            if archived_at is not None:
+                bisect.insort(self._touched_base_archived, i)
+                bisect.insort(self._overlay_archived, i)
         return ov
+
+    def merged_ids(self, i: int) -> str | None:
+        """hs_merged_object_ids of record i: the ids merged into it, ';'-separated."""
+        ov = self.overlay.get(i)
+        if ov is None or not ov.merged:
+            return None
+        return ";".join(str(self.record_id(k)) for k in ov.merged)
+
+    def _unarchive(self, ov: Overlay, i: int) -> None:
+        if ov.archived_at is not None:
+            ov.archived_at = None
+            self._overlay_archived.remove(i)
+
+    def restore(self, i: int, ts: int) -> None:
+        """An archived record is live again. Restoring sets its last-modified date (observed
+        at HubSpot: integrate.hubspot.com/t/restoring-recently-deleted-contacts/11963)."""
+        ov = self._touch(i)
+        self._unarchive(ov, i)
+        ov.lastmod = max(ts, ov.lastmod + 1)
+
+    def remove(self, i: int, ts: int, reason: str, into: int | None = None) -> None:
+        """Record i leaves every listing for good (merged, deleted or expired)."""
+        ov = self._touch(i)
+        self._unarchive(ov, i)
+        ov.gone_at, ov.gone_reason, ov.merged_into = ts, reason, into
+        self.gone_count += 1
+
+    def merge(self, survivor: int, merged: int, ts: int) -> None:
+        """Merge record `merged` into `survivor` (both live): the survivor's
+        hs_merged_object_ids gains the merged id and every id merged into it before."""
+        gone = self._touch(merged)
+        ov = self._touch(survivor)
+        ov.merged = tuple(sorted({*ov.merged, merged, *gone.merged}))
+        for k in gone.merged:
+            self.overlay[k].merged_into = survivor
+        ov.version += 1
+        ov.lastmod = max(ts, ov.lastmod + 1)
+        self.remove(merged, ts, "merged", survivor)
+
+    def iter_gone(self) -> Iterator[int]:
+        """Gone indices, ascending."""
+        return iter(sorted(i for i, ov in self.overlay.items() if ov.gone_at is not None))
 
     def update(self, i: int, ts: int) -> None:
         ov = self._touch(i)
@@ -430,8 +509,9 @@ class RecordStore:
 
     def archive(self, i: int, ts: int) -> None:
         ov = self._touch(i)
+        if ov.archived_at is None:
+            bisect.insort(self._overlay_archived, i)
         ov.archived_at = ts
-        bisect.insort(self._overlay_archived, i)
 
     def create(self, ts: int) -> int:
         i = self.total

@@ -21,7 +21,7 @@ from __future__ import annotations
 import functools
 
 from .api import Request, _type, bad_request
-from .data import _CREATED, _FUNC, _ID, _LASTMOD, _POOL, RecordStore
+from .data import _CREATED, _FUNC, _ID, _LASTMOD, _MERGED, _POOL, RecordStore
 from .encoding import iso_ms, mix2
 
 HISTORY_BATCH_MAX = 50
@@ -52,7 +52,9 @@ def _value(store: RecordStore, i: int, step: tuple, h: int, lastmod: int):
         return iso_ms(store.createdate(i))
     if op == _LASTMOD:
         return iso_ms(lastmod)
-    assert op == _FUNC
+    if op == _MERGED:  # its current value: merges are not versions of the record
+        return store.merged_ids(i)
+    assert op == _FUNC, f"unknown rendering step {op} of {name}"
     return arg(h, store.id_base + i)
 
 

@@ -6,6 +6,8 @@ Iterators read the account's current state (call them while no `advance` runs):
     account = server.account(portal_id)          # or truth.account_from_spec(spec)
     for record in truth.iter_records(account, "contacts"): ...   # every property
     for record in truth.iter_records(account, "contacts", archived=True): ...
+    for gone in truth.iter_gone(account, "contacts"): ...   # merged, deleted, expired
+    truth.object_states(account, "contacts")   # id -> (live|archived|merged|gone, survivor)
     for event in truth.iter_events(account, "e_visited_page"): ...
     for event, late_ms in truth.iter_late_events(account): ...     # events sent late
     for from_id, to in truth.iter_associations(account, "contacts", "companies"): ...
@@ -60,6 +62,34 @@ def iter_records(account: Account, object_type: str, archived: bool = False) -> 
     indices = store.iter_archived() if archived else store.iter_live()
     for i in indices:
         yield store.render(i, plan)
+
+
+def iter_gone(account: Account, object_type: str) -> Iterator[dict]:
+    """Every record of a type gone from HubSpot, by id: merged away (with the
+    survivor's id), permanently deleted, or aged out of the archive.
+
+    `{"id", "reason": "merged"|"deleted"|"expired", "merged_into": id or None, "gone_at": ms}`
+    """
+    store = account.store(object_type)
+    for i in store.iter_gone():
+        ov = store.overlay[i]
+        into = store.record_id(ov.merged_into) if ov.merged_into is not None else None
+        yield {"id": str(store.record_id(i)), "reason": ov.gone_reason,
+               "merged_into": str(into) if into is not None else None, "gone_at": ov.gone_at}
+
+
+def object_states(account: Account, object_type: str) -> dict[str, tuple[str, str | None]]:
+    """Every record a sync can have seen: id -> ("live"|"archived"|"merged"|"gone",
+    survivor id for "merged")."""
+    states: dict[str, tuple[str, str | None]] = {}
+    for archived, state in ((False, "live"), (True, "archived")):
+        store = account.store(object_type)
+        for i in store.iter_archived() if archived else store.iter_live():
+            states[str(store.record_id(i))] = (state, None)
+    for gone in iter_gone(account, object_type):
+        merged = gone["reason"] == "merged"
+        states[gone["id"]] = ("merged" if merged else "gone", gone["merged_into"])
+    return states
 
 
 def iter_events(account: Account, event_type: str | None = None,
@@ -130,7 +160,8 @@ def summary(account: Account, checksums: bool = True, associations: bool = True)
         for fqn, store in account.stores.items():
             live, archived = store.counts()
             objects[fqn] = {"objectTypeId": store.type.object_type_id, "live": live,
-                            "archived": archived, "denied": account.is_denied(store.type)}
+                            "archived": archived, "gone": store.gone_count,
+                            "denied": account.is_denied(store.type)}
         events = {name: s.total for name, s in account.events.items()}
         association_counts = {}
         for (child, parent), pair in account.pairs.items() if associations else ():

@@ -2,6 +2,7 @@
 watermarks a run may advance."""
 
 from hubspot_assets.sync.plan import DAY_MS, MINUTE_MS, SyncPlan, SyncPolicy
+from hubspot_assets.timestamps import now_ms
 
 NOW = 1_800_000_000_000
 POLICY = SyncPolicy(overlap_ms=10 * MINUTE_MS, retention_ms=90 * DAY_MS)
@@ -91,6 +92,34 @@ def test_a_small_clock_skew_is_tolerated_and_distrust_forces_a_full_sync():
     assert SyncPlan(previous(contacts=NOW + MINUTE_MS), POLICY, NOW).mode == "incremental"
     plan = SyncPlan(previous(contacts=NOW - DAY_MS), POLICY, NOW, distrust="stream is gone")
     assert (plan.mode, plan.reason) == ("full", "watermarks ignored: stream is gone")
+
+
+def test_reconciliation_is_due_on_full_reads_and_on_its_cadence():
+    hour = 3_600_000
+    started = now_ms()
+    previous = {"units": {"contacts": started - hour, "deals": started - hour},
+                "reconciled": {"contacts": started - 2 * hour, "deals": started - 30 * hour,
+                               "bogus": "yesterday"}}
+    plan = SyncPlan(previous, SyncPolicy(), started_ms=started)
+    assert plan.mode == "incremental"
+    assert plan.reconciliation_due("contacts", 24 * hour) is None
+    assert plan.reconciliation_due("deals", 24 * hour).startswith("last reconciled")
+    assert plan.reconciliation_due("contacts", 0) is not None  # every run
+    assert plan.reconciliation_due("contacts", None) is None    # full syncs only
+    assert plan.reconciliation_due("tickets", None) == "full sync"  # new type: read in full
+    assert "bogus" not in plan.previous_reconciled
+    assert SyncPlan.full().reconciliation_due("contacts", None) == "full sync"
+
+    # Only a listing exhausted without error is committed as reconciled.
+    done = plan.track_reconciliation("deals", lambda: iter([1, 2]))
+    broken = plan.track_reconciliation("contacts", lambda: iter([1]))
+    assert list(done()) == [1, 2]
+    next(broken())
+    document = plan.watermark_document("run-1")
+    assert document["reconciled"]["deals"] == started
+    assert document["reconciled"]["contacts"] == started - 2 * hour
+    assert document["reconciliation"] == {"completed": ["deals"], "incomplete": ["contacts"]}
+    assert plan.metadata()["reconciliation_incomplete"] == ["contacts"]
 
 
 def test_a_lookback_longer_than_the_overlap_starts_the_unit_earlier():

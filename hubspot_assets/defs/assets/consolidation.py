@@ -4,16 +4,22 @@ They call no HubSpot API (kinds: mongodb only) and write their own
 collections, so they return a MaterializeResult instead of a record stream.
 """
 
+from collections.abc import Callable
+from typing import Any
+
 import dagster as dg
 
+from hubspot_assets.consolidate.counts import edge_counts, object_counts
 from hubspot_assets.consolidate.objects import consolidate_objects
 from hubspot_assets.consolidate.reference import consolidate_reference
 from hubspot_assets.consolidate.relationships import SweepNotFound, consolidate_relationships
-from hubspot_assets.defs.assets.stage import source_asset
+from hubspot_assets.defs.assets.stage import source_asset, tag_run
 from hubspot_assets.defs.assets.sync_config import SyncConfig
 from hubspot_assets.defs.resources import MongoResource
+from hubspot_assets.extract.progress import Progress, throttled
 from hubspot_assets.stream.naming import (
     CONSOLIDATED_OBJECTS,
+    CONSOLIDATED_RELATIONSHIPS,
     OBJECT_DOWNLOAD_LIST,
     OBJECT_RECORDS,
     PROPERTY_HISTORY_STAGE,
@@ -33,19 +39,30 @@ def consolidation_asset(*, description: str, deps: list[str], code_version: str 
 
 @consolidation_asset(
     description="source_{id}_objects: the latest version of every object (by updatedAt), "
-    "top-level properties, archived records marked deleted; incremental over the stream.",
+    "top-level properties, deleted ones marked with why (archived, merged into a survivor, "
+    "gone from every listing); incremental over the stream.",
     deps=[OBJECT_RECORDS],
 )
 def consolidated_objects(context: dg.AssetExecutionContext, config: SyncConfig,
                          mongo: MongoResource) -> dg.MaterializeResult:
     """Fold the stream's new object versions into the objects collection."""
-    summary = consolidate_objects(mongo.db(), context.partition_key, context.run_id,
+    tag_run(context)
+    db = mongo.db()
+    summary = consolidate_objects(db, context.partition_key, context.run_id,
                                   full_refresh=config.full_refresh,
-                                  overlap_ms=config.policy().overlap_ms)
+                                  overlap_ms=config.policy().overlap_ms,
+                                  progress=progress_log(context, CONSOLIDATED_OBJECTS))
     if summary.reason:
         context.log.warning(f"{CONSOLIDATED_OBJECTS}: {summary.reason}")
+    rows = object_counts(db, context.partition_key)
     return dg.MaterializeResult(metadata={
-        **summary.metadata(), "collection": SourceNames(context.partition_key).objects})
+        **summary.metadata(), "collection": SourceNames(context.partition_key).objects,
+        "objects_written_this_run": summary.new + summary.changed + summary.deleted,
+        # What the collection holds now, whatever this run wrote.
+        "dagster/row_count": sum(row["objects"] for row in rows),
+        "objects_deleted_total": sum(row["deleted"] for row in rows),
+        "per_type_counts": count_table(rows, "object_type", ("objects", "deleted", "total")),
+    })
 
 
 @consolidation_asset(
@@ -57,12 +74,38 @@ def consolidated_objects(context: dg.AssetExecutionContext, config: SyncConfig,
 def consolidated_relationships(context: dg.AssetExecutionContext,
                                mongo: MongoResource) -> dg.MaterializeResult:
     """Bring the edges in line with the latest association sweep."""
+    tag_run(context)
+    db = mongo.db()
     try:
-        summary = consolidate_relationships(mongo.db(), context.partition_key, context.run_id)
+        summary = consolidate_relationships(
+            db, context.partition_key, context.run_id,
+            progress=progress_log(context, CONSOLIDATED_RELATIONSHIPS, unit="edges"))
     except SweepNotFound as exc:
         raise dg.Failure(description=str(exc), allow_retries=False) from None
+    rows = edge_counts(db, context.partition_key)
     return dg.MaterializeResult(metadata={
-        **summary.metadata(), "collection": SourceNames(context.partition_key).relationships})
+        **summary.metadata(), "collection": SourceNames(context.partition_key).relationships,
+        "edges_written_this_run": summary.new + summary.changed + summary.removed,
+        "dagster/row_count": sum(row["edges"] for row in rows),
+        "edges_removed_total": sum(row["removed"] for row in rows),
+        "per_pair_counts": count_table(rows, "pair", ("edges", "removed", "total")),
+    })
+
+
+def progress_log(context: dg.AssetExecutionContext, what: str,
+                 unit: str = "stream documents") -> Callable[[int], None]:
+    """A batch callback that logs the consolidation's progress at most every ~10 s."""
+    return throttled(Progress(what, unit=unit), context.log.info)
+
+
+def count_table(rows: list[dict[str, Any]], key: str,
+                columns: tuple[str, ...]) -> dg.TableMetadataValue:
+    """Per-type (or per-pair) current totals as Dagster table metadata."""
+    schema = dg.TableSchema(columns=[dg.TableColumn(key, "string"),
+                                     *(dg.TableColumn(c, "int") for c in columns)])
+    return dg.MetadataValue.table(
+        records=[dg.TableRecord({name: row[name] for name in (key, *columns)}) for row in rows],
+        schema=schema)
 
 
 @consolidation_asset(
@@ -75,6 +118,7 @@ def consolidated_relationships(context: dg.AssetExecutionContext,
 def consolidated_reference(context: dg.AssetExecutionContext,
                            mongo: MongoResource) -> dg.MaterializeResult:
     """Bring the reference collections in line with the latest run of each stage."""
+    tag_run(context)
     summary = consolidate_reference(mongo.db(), context.partition_key, context.run_id)
     return dg.MaterializeResult(metadata=summary.metadata())
 

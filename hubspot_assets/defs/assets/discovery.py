@@ -4,7 +4,12 @@ from typing import Any
 
 import dagster as dg
 
-from hubspot_assets.defs.assets.stage import stage_asset, stored_data, stream_stage
+from hubspot_assets.defs.assets.stage import (
+    run_stage,
+    stage_asset,
+    stored_data,
+    stream_stage,
+)
 from hubspot_assets.defs.resources import HubSpotResource
 from hubspot_assets.extract.discovery import (
     download_list_records,
@@ -19,7 +24,8 @@ from hubspot_assets.extract.discovery import (
 )
 def custom_object_schemas(context: dg.AssetExecutionContext, hubspot: HubSpotResource) -> Any:
     """Every custom object schema of the source's account."""
-    return stream_stage(context, hubspot, lambda client, _, report: schema_records(client, report))
+    yield from run_stage(context, stream_stage(
+        context, hubspot, lambda client, _, report: schema_records(client, report)))
 
 
 @stage_asset(
@@ -32,8 +38,9 @@ def object_download_list(
 ) -> Any:
     """One entry per object type: its properties, or why it is skipped."""
     schemas = stored_data(custom_object_schemas)
-    return stream_stage(context, hubspot, lambda client, source, report: download_list_records(
-        client, source, schemas, report, max_workers=hubspot.settings.max_in_flight))
+    yield from run_stage(context, stream_stage(
+        context, hubspot, lambda client, source, report: download_list_records(
+            client, source, schemas, report, max_workers=hubspot.settings.max_in_flight)))
 
 
 @stage_asset(
@@ -42,5 +49,5 @@ def object_download_list(
 )
 def event_types(context: dg.AssetExecutionContext, hubspot: HubSpotResource) -> Any:
     """Every event type; none (with a note) on tiers without the events API."""
-    return stream_stage(context, hubspot,
-                        lambda client, _, report: event_type_records(client, report))
+    yield from run_stage(context, stream_stage(
+        context, hubspot, lambda client, _, report: event_type_records(client, report)))

@@ -4,7 +4,12 @@ from typing import Any
 
 import dagster as dg
 
-from hubspot_assets.defs.assets.stage import stage_asset, stored_data, stream_stage
+from hubspot_assets.defs.assets.stage import (
+    run_stage,
+    stage_asset,
+    stored_data,
+    stream_stage,
+)
 from hubspot_assets.defs.assets.sync_config import SyncConfig, stage_checkpoint
 from hubspot_assets.defs.resources import HubSpotResource, MongoResource
 from hubspot_assets.extract.events import StoredObjects, event_records
@@ -28,9 +33,10 @@ def events(context: dg.AssetExecutionContext, config: SyncConfig, hubspot: HubSp
     types = [data["eventType"] for data in stored_data(event_types)]
     checkpoint = stage_checkpoint(context, mongo, config.policy())
     stored = stored_objects(mongo.db(), context.partition_key)
-    return stream_stage(context, hubspot, lambda client, source, report: event_records(
-        client, types, report, max_workers=hubspot.settings.max_in_flight, plan=checkpoint.plan,
-        lookback_hours=source.events_lookback_hours, stored=stored), checkpoint)
+    yield from run_stage(context, stream_stage(context, hubspot, lambda client, source, report: (
+        event_records(client, types, report, max_workers=hubspot.settings.max_in_flight,
+                      plan=checkpoint.plan, lookback_hours=source.events_lookback_hours,
+                      stored=stored)), checkpoint))
 
 
 def stored_objects(db: Any, source_id: str) -> StoredObjects:

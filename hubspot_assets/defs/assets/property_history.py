@@ -5,7 +5,7 @@ from typing import Any
 
 import dagster as dg
 
-from hubspot_assets.defs.assets.stage import stage_asset, stored_data, stream_stage
+from hubspot_assets.defs.assets.stage import run_stage, stage_asset, stored_data, stream_stage
 from hubspot_assets.defs.resources import HubSpotResource
 from hubspot_assets.extract.history import history_records, history_units
 from hubspot_assets.stream.records import DOWNLOAD_LIST_ENTRY, OBJECT
@@ -27,6 +27,7 @@ def property_history(context: dg.AssetExecutionContext, hubspot: HubSpotResource
                                      object_type=object_type, projection={"hubspot_id": 1})
         return (document["hubspot_id"] for document in live)
 
-    return stream_stage(context, hubspot, lambda client, source, report: history_records(
-        client, history_units(source, entries), ids_of, report,
-        max_workers=hubspot.settings.max_in_flight))
+    yield from run_stage(context, stream_stage(
+        context, hubspot, lambda client, source, report: history_records(
+            client, history_units(source, entries), ids_of, report,
+            max_workers=hubspot.settings.max_in_flight)))

@@ -5,7 +5,12 @@ from typing import Any
 
 import dagster as dg
 
-from hubspot_assets.defs.assets.stage import stage_asset, stored_data, stream_stage
+from hubspot_assets.defs.assets.stage import (
+    run_stage,
+    stage_asset,
+    stored_data,
+    stream_stage,
+)
 from hubspot_assets.defs.assets.sync_config import SyncConfig, stage_checkpoint
 from hubspot_assets.defs.resources import HubSpotResource, MongoResource
 from hubspot_assets.extract.records import object_records as fetch_object_records
@@ -16,8 +21,9 @@ from hubspot_assets.stream.records import DOWNLOAD_LIST_ENTRY
 @stage_asset(
     description="Records of every listed object type with all their properties, streamed into "
     "source_{id}_stream: in full on the first run (or with full_refresh), afterwards only "
-    "those modified since each type's watermark (CRM search); archived records always. "
-    "With them, owners (live and archived) and every pipeline with its stages, in full.",
+    "those modified since each type's watermark (CRM search); archived records always; "
+    "the ids HubSpot lists (live and archived) when a reconciliation is due. With them, "
+    "owners (live and archived) and every pipeline with its stages, in full.",
     code_version="2",
 )
 def object_records(
@@ -31,7 +37,8 @@ def object_records(
     entries = stored_data(object_download_list, DOWNLOAD_LIST_ENTRY)
     checkpoint = stage_checkpoint(context, mongo, config.policy())
     # Owners and pipelines first: a few calls that give the records' ids their meaning.
-    return stream_stage(context, hubspot, lambda client, _, report: chain(
-        reference_records(client, entries, report),
-        fetch_object_records(client, entries, report, max_workers=hubspot.settings.max_in_flight,
-                             plan=checkpoint.plan)), checkpoint)
+    yield from run_stage(context, stream_stage(context, hubspot, lambda client, source, report: (
+        chain(reference_records(client, entries, report), fetch_object_records(
+            client, entries, report, max_workers=hubspot.settings.max_in_flight,
+            plan=checkpoint.plan, reconcile_every_ms=source.reconcile_every_ms))),
+        checkpoint))

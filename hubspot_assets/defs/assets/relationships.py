@@ -6,7 +6,13 @@ from typing import Any
 import dagster as dg
 
 from hubspot_assets.consolidate.objects import live_ids, objects_consolidated
-from hubspot_assets.defs.assets.stage import stage_asset, stage_of, stored_data, stream_stage
+from hubspot_assets.defs.assets.stage import (
+    run_stage,
+    stage_asset,
+    stage_of,
+    stored_data,
+    stream_stage,
+)
 from hubspot_assets.defs.resources import HubSpotResource, MongoResource
 from hubspot_assets.extract.relationships import association_pairs, relationship_records
 from hubspot_assets.stream.naming import CONSOLIDATED_OBJECTS
@@ -41,6 +47,6 @@ def relationships(
     # consolidation only marks edges removed where the sweep is conclusive.
     plan = SyncPlan.full("association sweep: full every run")
     checkpoint = Checkpoint(plan, WatermarkStore(db), source_id, stage_of(context))
-    return stream_stage(context, hubspot, lambda client, _, report: relationship_records(
-        client, pairs, partial(live_ids, db, source_id), report,
-        max_workers=hubspot.settings.max_in_flight, plan=plan), checkpoint)
+    yield from run_stage(context, stream_stage(context, hubspot, lambda client, _, report: (
+        relationship_records(client, pairs, partial(live_ids, db, source_id), report,
+                             max_workers=hubspot.settings.max_in_flight, plan=plan)), checkpoint))

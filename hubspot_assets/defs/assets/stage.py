@@ -7,6 +7,8 @@ from typing import Any
 
 import dagster as dg
 
+from hubspot_assets.defs.checks import stage_check_result, stage_check_spec
+from hubspot_assets.defs.history import SOURCE_TAG, mode_of, run_tags, trigger_of
 from hubspot_assets.defs.partitions import source_partitions
 from hubspot_assets.defs.resources import HubSpotResource
 from hubspot_assets.extract.stage_stream import StageStream
@@ -37,11 +39,17 @@ def source_asset(*, description: str, code_version: str, **kwargs: Any):
 
 
 def stage_asset(*, description: str, code_version: str, **kwargs: Any):
-    """:func:`source_asset` with what every HubSpot stage shares: the API pool, retries
-    and the stream IO manager."""
-    return source_asset(description=description, code_version=code_version, kinds=KINDS,
-                        pool=POOL, retry_policy=STAGE_RETRY, io_manager_key=STREAM_IO_MANAGER,
-                        **kwargs)
+    """:func:`source_asset` with what every HubSpot stage shares: the API pool, retries,
+    the stream IO manager and the ``units_complete`` check (see :func:`run_stage`)."""
+
+    def decorate(fn: Callable[..., Any]) -> dg.AssetsDefinition:
+        return source_asset(description=description, code_version=code_version, kinds=KINDS,
+                            pool=POOL, retry_policy=STAGE_RETRY,
+                            io_manager_key=STREAM_IO_MANAGER,
+                            check_specs=[stage_check_spec(dg.AssetKey(fn.__name__))],
+                            **kwargs)(fn)
+
+    return decorate
 
 
 def stage_of(context: dg.AssetExecutionContext) -> str:
@@ -66,8 +74,67 @@ def stream_stage(
         client = hubspot.open_client(source)
     except RegistryError as exc:
         raise dg.Failure(description=str(exc), allow_retries=False) from None
-    report = StageReport(stage_of(context), source.id)
+    tag_run(context)
+    stage = stage_of(context)
+    report = StageReport(stage, source.id, counters=STAGE_COUNTERS.get(stage, ()),
+                         interval=hubspot.settings.progress_seconds)
+    report.queue_to(step_log(context))
     return StageStream(lambda: produce(client, source, report), report, client, checkpoint)
+
+
+#: Counters each stage always reports (0 when nothing was counted), so that a key
+#: means the same, and is there, on full and incremental runs alike.
+STAGE_COUNTERS: dict[str, tuple[str, ...]] = {
+    "custom_object_schemas": ("schemas", "skipped"),
+    "object_download_list": ("types_ready", "properties", "property_definitions", "skipped"),
+    "object_records": ("records", "archived_records", "modified_records", "owners", "pipelines",
+                       "pipeline_stages", "skipped"),
+    "event_types": ("event_types", "skipped"),
+    "events": ("events", "skipped"),
+    "relationships": ("relationships", "association_labels", "skipped"),
+    "property_history": ("property_histories", "property_history_values", "skipped"),
+}
+
+
+def tag_run(context: dg.AssetExecutionContext) -> None:
+    """Give the run its source, mode and trigger tags when whoever launched it did not
+    (a run started from the UI): the Runs page can then be filtered by source."""
+    tags = context.run.tags
+    if SOURCE_TAG not in tags:
+        context.instance.add_run_tags(context.run_id, run_tags(
+            context.partition_key, trigger=trigger_of(tags), mode=mode_of(context.run.job_name)))
+
+
+def step_log(context: dg.AssetExecutionContext) -> Callable[[int, str], None]:
+    """``sink(level, message)`` writing to the step's Dagster log (the run's event log)."""
+
+    def sink(level: int, message: str) -> None:
+        context.log.log(level, message)
+
+    return sink
+
+
+def run_stage(context: dg.AssetExecutionContext, stream: StageStream) -> Iterator[Any]:
+    """The body of a stage asset: the stream as its output, then its check.
+
+    Dagster hands the output to the IO manager before it resumes this
+    generator, so when the check is computed every record is stored and the
+    materialization (with the final counts) is in the event log.
+    """
+    yield dg.Output(stream)
+    yield stage_check_result(_materialization_metadata(context) or stream.metadata())
+
+
+def _materialization_metadata(context: dg.AssetExecutionContext) -> dict[str, Any] | None:
+    """This run's materialization metadata of the asset (the IO manager adds the
+    write's counts, stubs among them, to the stream's own)."""
+    result = context.instance.fetch_materializations(
+        dg.AssetRecordsFilter(asset_key=context.asset_key,
+                              asset_partitions=[context.partition_key]), limit=1)
+    for record in result.records:
+        if record.run_id == context.run_id:
+            return dict(record.asset_materialization.metadata)
+    return None
 
 
 def stored_data(stream: Any, kind: str | None = None) -> list[dict[str, Any]]:

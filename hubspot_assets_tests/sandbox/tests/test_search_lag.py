@@ -90,9 +90,11 @@ def test_the_overlap_catches_changes_the_search_index_had_not_seen(lagging, tmp_
 def test_a_full_read_under_lag_is_completed_by_the_next_incremental_run(sandbox_factory, tmp_path):
     """A long type is read from both ends (`hubspot/two_ended.py`: list from the
     lowest id, search from the highest): records created or changed within the
-    lag are missing from the search end, so the full read alone may be short
-    (today it is: the new ids at the top). The next incremental run re-reads
-    them through the overlap, so the two runs together hold every record."""
+    lag are missing from the search end, so the client's full read alone may
+    be short (the new ids at the top). The records stage closes that gap in the
+    same run from its id listing (`extract/records.py`, `ListedNotRead`; tested
+    in `extract/test_records.py`); and the next incremental run re-reads them
+    through the overlap, so the two runs together hold every record."""
     spec = AccountSpec(DEMO_PORTAL_ID, DEMO_TOKEN, sizes={"contacts": 1200, "companies": 10},
                        search_lag_seconds=LAG_SECONDS)
     sb = sandbox_factory(accounts=[spec], search_per_second=1000, ten_second_limit=5000)

@@ -70,7 +70,8 @@ def test_a_skipped_type_warns_and_every_stage_carries_its_table(scoped_run):
     assert rows["contacts"]["records"] + rows["contacts"]["archived"] == 300
     assert rows["contacts"]["archived"] > 0 and rows["contacts"]["seconds"] >= 0
     # Every call of the stage is counted in the row of the unit it was made for.
-    assert all(row["calls"] >= 2 for row in rows.values())  # a listing and an archived one
+    # a listing and an archived one (a type's pipelines are one listing)
+    assert all(row["calls"] >= 2 for unit, row in rows.items() if not unit.startswith("pipelines:"))
     assert sum(row["calls"] for row in rows.values()) == metadata["object_records"]["api_calls"]
     assert {c.name for c in table.schema.columns} >= {"records", "archived", "calls", "errors",
                                                         "seconds"}

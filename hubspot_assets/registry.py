@@ -26,7 +26,10 @@ _LIMIT_KEYS = {"ten_second", "daily", "search_per_second", "window_seconds",
                "search_window_seconds"}
 _WINDOW_KEYS = {"window_seconds", "search_window_seconds"}  # may be fractional
 _ENTRY_KEYS = {"id", "token_env", "base_url", "tier", "limits", "include", "exclude",
-               "events_lookback_hours", "schedule", "reconcile_every_hours"}
+               "property_history", "events_lookback_hours", "schedule",
+               "reconcile_every_hours"}
+#: `property_history: {contacts: all}`: every property of the type.
+ALL_PROPERTIES = "all"
 #: How far before its watermark an incremental events read starts: an event sent
 #: up to this late (its occurredAt that far in the past when it appears) is still
 #: fetched. A day by default; `events_lookback_hours` per source or for the file.
@@ -56,6 +59,9 @@ class Source:
     base_url: str | None = None
     include: frozenset[str] = frozenset()
     exclude: frozenset[str] = frozenset()
+    # (object type, property names or ALL_PROPERTIES): the types whose property
+    # history is copied (opt-in: a batch read with history takes 50 ids, not 100).
+    property_history: tuple[tuple[str, tuple[str, ...] | str], ...] = ()
     events_lookback_hours: float = DEFAULT_EVENTS_LOOKBACK_HOURS
     schedule: SourceSchedule = SourceSchedule()
     # Reconciliation cadence of incremental runs (0: every run; None: full syncs only).
@@ -211,6 +217,7 @@ def parse_source(entry: Any, *,
         base_url=_parse_base_url(entry.get("base_url")),
         include=include,
         exclude=exclude,
+        property_history=_parse_history(entry.get("property_history")),
         events_lookback_hours=_parse_lookback(entry, "events_lookback_hours",
                                               events_lookback_hours),
         schedule=schedule,
@@ -218,6 +225,27 @@ def parse_source(entry: Any, *,
                                              "reconcile_every_hours")
                             if "reconcile_every_hours" in entry else reconcile_every_ms),
     )
+
+
+def _parse_history(value: Any) -> tuple[tuple[str, tuple[str, ...] | str], ...]:
+    if value is None:
+        return ()
+    fix = ("property_history must map object types to 'all' or a list of property names, "
+           "e.g. property_history: {contacts: all, deals: [dealstage, amount]}")
+    if not isinstance(value, dict):
+        raise RegistryError(f"{fix}; not {value!r}.")
+    out = []
+    for object_type, names in value.items():
+        if not isinstance(object_type, str) or not object_type:
+            raise RegistryError(f"{fix}; not the key {object_type!r}.")
+        if names == ALL_PROPERTIES:
+            out.append((object_type, ALL_PROPERTIES))
+        elif (isinstance(names, list) and names
+              and all(isinstance(n, str) and n and n == n.strip() for n in names)):
+            out.append((object_type, tuple(names)))
+        else:
+            raise RegistryError(f"{fix}; not {object_type}: {names!r}.")
+    return tuple(out)
 
 
 def _parse_lookback(mapping: dict[str, Any], what: str,

@@ -129,6 +129,28 @@ def test_a_token_with_whitespace_is_refused_naming_the_variable(tmp_path, monkey
         source.token()
 
 
+def test_property_history_is_opt_in_per_type_all_or_a_list(tmp_path):
+    registry = load_registry(write(tmp_path, """
+sources:
+  - id: plain
+    token_env: T_PLAIN
+  - id: history
+    token_env: T_HISTORY
+    property_history: {contacts: all, deals: [dealstage, amount]}
+  - id: bad
+    token_env: T_BAD
+    property_history: {contacts: [" email"]}
+  - id: worse
+    token_env: T_WORSE
+    property_history: [contacts]
+"""))
+    assert registry.get("plain").property_history == ()
+    assert registry.get("history").property_history == (
+        ("contacts", "all"), ("deals", ("dealstage", "amount")))
+    for bad in ("bad", "worse"):
+        assert "property_history must map object types" in registry.problems[bad]
+
+
 def test_reconciliation_cadence_per_source_and_registry_wide(tmp_path):
     registry = load_registry(write(tmp_path, """
 reconcile_every_hours: 6

@@ -88,6 +88,7 @@ def edge_fields(document: dict[str, Any], source_id: str, run_id: str,
                 now: dt.datetime) -> dict[str, Any]:
     data = record_data(document)
     types = data.get("associationTypes") or []
+    reverse = data.get("reverseAssociationTypes") or []
     return {
         "source_id": source_id,
         "pair": pair_unit(data["fromObjectType"], data["toObjectType"]),
@@ -97,6 +98,9 @@ def edge_fields(document: dict[str, Any], source_id: str, run_id: str,
         "to_id": data["toObjectId"],
         "association_types": types,
         "labels": sorted({t["label"] for t in types if t.get("label")}),
+        # The same edge seen from its other end (extract/relationships.py: reverse_types).
+        "reverse_association_types": reverse,
+        "reverse_labels": sorted({t["label"] for t in reverse if t.get("label")}),
         "removed": False,
         "removed_at": None,
         "from_deleted": False,

@@ -6,7 +6,7 @@ from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 from hubspot_assets.extract.units import StageReport, interleave
-from hubspot_assets.hubspot import catalog
+from hubspot_assets.hubspot import catalog, reference
 from hubspot_assets.hubspot.errors import Forbidden, HubSpotError, NotFound
 from hubspot_assets.hubspot.stats import current_unit
 from hubspot_assets.registry import Source
@@ -15,6 +15,7 @@ from hubspot_assets.stream.records import (
     CUSTOM_OBJECT_SCHEMA,
     DOWNLOAD_LIST_ENTRY,
     EVENT_TYPE,
+    PROPERTY_DEFINITION,
     StreamRecord,
 )
 
@@ -105,7 +106,8 @@ def download_list_records(
     *,
     max_workers: int,
 ) -> Iterator[StreamRecord]:
-    """One entry per object type: every property name, or why the type is skipped."""
+    """One entry per object type: every property name, or why the type is skipped; and
+    every property definition (`property_definition` records), sensitive ones included."""
 
     def describe(candidate: dict[str, Any]) -> Iterator[StreamRecord]:
         name = candidate["objectType"]
@@ -114,6 +116,8 @@ def download_list_records(
         entry = dict(candidate)
         try:
             properties = client.list_properties(name)
+            if catalog.may_hold_sensitive_data(name, bool(candidate.get("custom"))):
+                properties += _sensitive_properties(client, name, entry, report)
         except (Forbidden, NotFound) as exc:
             # A type the token cannot read, or that the tier lacks, is skipped, not fatal.
             entry.update(status=SKIPPED, reason=str(exc), httpStatus=exc.status, properties=[])
@@ -122,11 +126,18 @@ def download_list_records(
             report.unit_failed(name, exc)
             return
         else:
-            entry.update(status=READY, properties=sorted(p["name"] for p in properties))
+            unreadable = {n for names in entry.get("sensitiveSkipped", {}).values()
+                          for n in names.get("properties", ())}
+            entry.update(status=READY, properties=sorted(
+                {p["name"] for p in properties} - unreadable))
             report.count("types_ready")
             report.count("properties", len(entry["properties"]))
             # The table row of a listed type counts its property names.
             report.row(name).records = len(entry["properties"])
+            for definition in properties:
+                report.count("property_definitions")
+                yield StreamRecord(PROPERTY_DEFINITION, name, str(definition["name"]),
+                                   definition, definition.get("updatedAt"))
         yield StreamRecord(
             kind=DOWNLOAD_LIST_ENTRY,
             object_type=name,
@@ -136,6 +147,39 @@ def download_list_records(
         )
 
     yield from interleave(candidate_types(source, schemas), describe, max_workers=max_workers)
+
+
+def _sensitive_properties(client: Any, name: str, entry: dict[str, Any],
+                          report: StageReport) -> list[dict[str, Any]]:
+    """The type's Sensitive Data property definitions (HubSpot lists them only when asked
+    with `dataSensitivity`); levels whose values the token may not read are noted in
+    ``entry["sensitiveSkipped"]`` (and as skips) so the records leave them out."""
+    found: list[dict[str, Any]] = []
+    for level in reference.SENSITIVITIES:
+        unit = f"{name} ({level} properties)"
+        try:
+            # Only those that say they are of this level: a server that ignored the
+            # parameter would answer the plain listing again.
+            definitions = [p for p in reference.list_properties(client, name, level)
+                           if p.get("name") and p.get("dataSensitivity") == level]
+        except Forbidden as exc:
+            report.note(unit, str(exc), status=exc.status, category=exc.category)
+            entry.setdefault("sensitiveSkipped", {})[level] = {"reason": str(exc),
+                                                               "properties": []}
+            continue
+        if not definitions:
+            continue
+        names = sorted(p["name"] for p in definitions)
+        entry.setdefault("sensitiveProperties", {})[level] = names
+        found += definitions
+        try:
+            # Definitions need no extra scope; values need the type's sensitive scope.
+            reference.probe_property_values(client, name, names)
+        except Forbidden as exc:
+            report.note(f"{unit}: values", str(exc), status=exc.status, category=exc.category)
+            entry.setdefault("sensitiveSkipped", {})[level] = {"reason": str(exc),
+                                                               "properties": names}
+    return found
 
 
 def event_type_records(client: Any, report: StageReport) -> Iterator[StreamRecord]:

@@ -10,7 +10,7 @@ from typing import Any
 from hubspot_assets.extract.units import StageReport, interleave
 from hubspot_assets.hubspot import catalog
 from hubspot_assets.stream.naming import pair_unit
-from hubspot_assets.stream.records import RELATIONSHIP, StreamRecord
+from hubspot_assets.stream.records import ASSOCIATION_LABEL, RELATIONSHIP, StreamRecord
 from hubspot_assets.sync.plan import SyncPlan
 
 #: HubSpot rejects association batch reads of more than 1,000 inputs.
@@ -44,6 +44,34 @@ def association_pairs(entries: Iterable[dict[str, Any]]) -> list[tuple[str, str]
     return pairs
 
 
+def _type_key(entry: dict[str, Any]) -> tuple[Any, Any]:
+    return entry.get("category"), entry.get("typeId")
+
+
+def reverse_types(forward: list[dict[str, Any]],
+                  backward: list[dict[str, Any]]) -> dict[tuple[Any, Any], dict[str, Any]]:
+    """(category, typeId) of one direction -> the matching type of the other direction.
+
+    HubSpot gives each association type one typeId per direction and its labels
+    endpoint lists each direction on its own, without saying which ids pair up.
+    They pair by (category, label) when that is unique in both directions: the
+    unlabelled HUBSPOT_DEFINED type, "Primary", and a user label with the same name
+    both ways. A paired label with a different inverse name stays unmatched.
+    """
+    def by_name(labels: list[dict[str, Any]]) -> dict[tuple[Any, Any], dict[str, Any] | None]:
+        out: dict[tuple[Any, Any], dict[str, Any] | None] = {}
+        for entry in labels:
+            key = (entry.get("category"), entry.get("label"))
+            out[key] = None if key in out else entry  # ambiguous: no match
+        return out
+
+    there = by_name(backward)
+    return {_type_key(entry): {"category": other["category"], "typeId": other["typeId"],
+                               "label": other.get("label")}
+            for key, entry in by_name(forward).items()
+            if entry is not None and (other := there.get(key)) is not None}
+
+
 def relationship_records(
     client: Any,
     pairs: Iterable[tuple[str, str]],
@@ -64,6 +92,21 @@ def relationship_records(
     pairs = list(pairs)
     for from_type, to_type in pairs:
         plan.expect(pair_unit(from_type, to_type))
+    # Label definitions first, both directions of every pair: they also tell each
+    # edge its association types as seen from the other end.
+    definitions: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    for from_type, to_type in pairs:
+        for a, b in ((from_type, to_type), (to_type, from_type)):
+            found = definitions[(a, b)] = []
+            for label in report.guarded(f"labels {pair_unit(a, b)}", partial(
+                    client.association_labels, a, b)):
+                found.append(label)
+                report.count("association_labels")
+                yield StreamRecord(ASSOCIATION_LABEL, pair_unit(a, b),
+                                   f"{label.get('category')}|{label.get('typeId')}",
+                                   {**label, "fromObjectType": a, "toObjectType": b}, None)
+    reverse_of = {pair: reverse_types(definitions[pair], definitions[(pair[1], pair[0])])
+                  for pair in pairs}
 
     # Pairs sharing a from-type share one read of its ids (a full collection
     # scan each in some stores), not one read per pair.
@@ -83,15 +126,21 @@ def relationship_records(
         associations = plan.track(pair_unit(from_type, to_type), partial(
             client.iter_associations, from_type, to_type, ids))
         label = f"{from_type}->{to_type} ({ids[0]}..{ids[-1]})"
+        reverse = reverse_of[(from_type, to_type)]
         for from_id, target in report.guarded(label, associations,
                                               row=pair_unit(from_type, to_type)):
             report.count("relationships")
+            types = target.get("associationTypes", [])
             data = {
                 "fromObjectType": from_type,
                 "fromObjectId": str(from_id),
                 "toObjectType": to_type,
                 "toObjectId": str(target["toObjectId"]),
-                "associationTypes": target.get("associationTypes", []),
+                "associationTypes": types,
+                # The same edge's types from the other end, by the label definitions
+                # (reading the other direction too would cost as many calls again).
+                "reverseAssociationTypes": [reverse[key] for key in map(_type_key, types)
+                                            if key in reverse],
             }
             yield StreamRecord(RELATIONSHIP, from_type, str(from_id), data, None)
 

@@ -2,6 +2,18 @@
 
 Static facts from HubSpot's documentation; custom object types come from
 `GET /crm/v3/schemas` at run time and are not listed here.
+
+Every name below is the one HubSpot's object URLs take
+(`/crm/v3/objects/{name}`), checked against its published OpenAPI files
+(repository HubSpot/HubSpot-public-api-spec-collection, `PublicApiSpecs/CRM/<Object>/
+Rollouts/424/v3/<object>.json`): e.g. `Goal Targets/.../goalTargets.json` serves
+`/crm/v3/objects/goal_targets` (not `goals`), `Commerce Payments/.../commercePayments.json`
+serves `/crm/v3/objects/commerce_payments` (not `payments`), `Commerce Subscriptions/
+.../commerceSubscriptions.json` serves `/crm/v3/objects/subscriptions`, and
+`Postal Mail`, `Feedback Submissions`, `Users`, `Leads`, `Carts` serve `postal_mail`,
+`feedback_submissions`, `users`, `leads`, `carts`. The objectTypeIds are those of
+HubSpot's "Using the object APIs" guide (developers.hubspot.com/docs/guides/crm/
+using-object-apis: Goals 0-74, Payments 0-101, Subscriptions 0-69, ...).
 """
 
 from __future__ import annotations
@@ -15,13 +27,21 @@ class ObjectType:
     object_type_id: str
     # The property search filters and sorts on for "modified since".
     modified_property: str = "hs_lastmodifieddate"
+    # Whether `GET /crm/v3/pipelines/{objectType}` has pipelines for the type
+    # (HubSpot's pipelines guide: deals, tickets, and the newer pipeline objects).
+    has_pipelines: bool = False
+    # Whether the type can hold Sensitive Data properties: HubSpot has sensitive scopes
+    # only for contacts, companies, deals, tickets and custom objects (the scope lists of
+    # its OpenAPI files: crm.objects.{contacts,companies,deals,custom}.sensitive.read,
+    # tickets.sensitive), so other types are not asked (two calls a type saved per run).
+    sensitive_data: bool = False
 
 
 STANDARD_OBJECT_TYPES: tuple[ObjectType, ...] = (
-    ObjectType("contacts", "0-1", "lastmodifieddate"),
-    ObjectType("companies", "0-2"),
-    ObjectType("deals", "0-3"),
-    ObjectType("tickets", "0-5"),
+    ObjectType("contacts", "0-1", "lastmodifieddate", sensitive_data=True),
+    ObjectType("companies", "0-2", sensitive_data=True),
+    ObjectType("deals", "0-3", has_pipelines=True, sensitive_data=True),
+    ObjectType("tickets", "0-5", has_pipelines=True, sensitive_data=True),
     ObjectType("products", "0-7"),
     ObjectType("line_items", "0-8"),
     ObjectType("quotes", "0-14"),
@@ -33,12 +53,12 @@ STANDARD_OBJECT_TYPES: tuple[ObjectType, ...] = (
     ObjectType("communications", "0-18"),
     ObjectType("postal_mail", "0-116"),
     ObjectType("feedback_submissions", "0-19"),
-    ObjectType("goals", "0-74"),
-    ObjectType("leads", "0-136"),
+    ObjectType("goal_targets", "0-74"),
+    ObjectType("leads", "0-136", has_pipelines=True),
     ObjectType("invoices", "0-53"),
-    ObjectType("orders", "0-123"),
+    ObjectType("orders", "0-123", has_pipelines=True),
     ObjectType("carts", "0-142"),
-    ObjectType("payments", "0-101"),
+    ObjectType("commerce_payments", "0-101"),
     ObjectType("subscriptions", "0-69"),
     ObjectType("users", "0-115"),
 )
@@ -87,6 +107,12 @@ def modified_property(name_or_id: str) -> str:
     """Last-modified property used for search windows (contacts differ)."""
     entry = BY_NAME.get(name_or_id) or BY_ID.get(name_or_id)
     return entry.modified_property if entry else "hs_lastmodifieddate"
+
+
+def may_hold_sensitive_data(name_or_id: str, custom: bool) -> bool:
+    """Whether a type can have Sensitive Data properties (custom types can)."""
+    entry = BY_NAME.get(name_or_id) or BY_ID.get(name_or_id)
+    return custom or (entry is not None and entry.sensitive_data)
 
 
 def association_pairs_for(available: set[str] | frozenset[str]) -> list[tuple[str, str]]:

@@ -40,6 +40,19 @@ RELATIONSHIP_INDEXES = (
     IndexModel([("pair", ASCENDING), ("removed", ASCENDING)], name="pair_removed"),
 )
 
+# Reference collections (`consolidate/reference.py`): looked up by type, and the
+# consolidation marks what a complete listing no longer holds by `group`.
+REFERENCE_INDEXES = (
+    IndexModel([("object_type", ASCENDING), ("removed", ASCENDING)], name="type_removed"),
+    IndexModel([("group", ASCENDING), ("removed", ASCENDING)], name="group_removed"),
+)
+
+# "What was this property's value on date D": the latest entry at or before D.
+PROPERTY_HISTORY_INDEXES = (
+    IndexModel([("object_type", ASCENDING), ("object_id", ASCENDING), ("property", ASCENDING),
+                ("timestamp_ms", DESCENDING)], name="value_at"),
+)
+
 _lock = threading.Lock()
 _ensured: set[tuple[int, str]] = set()
 
@@ -79,6 +92,22 @@ def objects_collection(db: Database, source_id: str) -> Collection:
 def relationships_collection(db: Database, source_id: str) -> Collection:
     """`source_{id}_relationships`: the current state of every association edge."""
     return _with_indexes(db, SourceNames(source_id).relationships, RELATIONSHIP_INDEXES)
+
+
+def reference_collection(db: Database, source_id: str, name: str) -> Collection:
+    """A source's reference collection by its `SourceNames` attribute: `owners`,
+    `pipelines`, `properties` or `association_labels`."""
+    if name not in REFERENCE_COLLECTIONS:
+        raise ValueError(f"unknown reference collection {name!r}; one of {REFERENCE_COLLECTIONS}")
+    return _with_indexes(db, getattr(SourceNames(source_id), name), REFERENCE_INDEXES)
+
+
+REFERENCE_COLLECTIONS = ("owners", "pipelines", "properties", "association_labels")
+
+
+def property_history_collection(db: Database, source_id: str) -> Collection:
+    """`source_{id}_property_history`: one document per past value of an opted-in property."""
+    return _with_indexes(db, SourceNames(source_id).property_history, PROPERTY_HISTORY_INDEXES)
 
 
 def runs_collection(db: Database) -> Collection:

@@ -29,10 +29,13 @@ WATERMARKS_COLLECTION = "watermarks"     # how far each (source, stage) is safel
 JOB_HISTORY_COLLECTION = "job_history"   # one document per finished run
 
 #: Stage names whose data other stages read (each is its asset's name).
+OBJECT_DOWNLOAD_LIST = "object_download_list"
 OBJECT_RECORDS = "object_records"
+PROPERTY_HISTORY_STAGE = "property_history"
 RELATIONSHIPS = "relationships"
 CONSOLIDATED_OBJECTS = "consolidated_objects"
 CONSOLIDATED_RELATIONSHIPS = "consolidated_relationships"
+CONSOLIDATED_REFERENCE = "consolidated_reference"
 
 
 class InvalidSourceId(ValueError):
@@ -112,6 +115,31 @@ class SourceNames:
     def relationships(self) -> str:
         """The current state of every association edge."""
         return f"source_{self.source_id}_relationships"
+
+    @property
+    def owners(self) -> str:
+        """Every owner, live and archived, as last read."""
+        return f"source_{self.source_id}_owners"
+
+    @property
+    def pipelines(self) -> str:
+        """Every pipeline of every object type, with its stages."""
+        return f"source_{self.source_id}_pipelines"
+
+    @property
+    def properties(self) -> str:
+        """Every property definition of every object type (sensitive ones included)."""
+        return f"source_{self.source_id}_properties"
+
+    @property
+    def association_labels(self) -> str:
+        """Every association type and label definition, both directions of every pair."""
+        return f"source_{self.source_id}_association_labels"
+
+    @property
+    def property_history(self) -> str:
+        """Every past value of the properties whose history a source opted into."""
+        return f"source_{self.source_id}_property_history"
 
     def stage_key(self, stage: str) -> str:
         """`_id` of a (source, stage) document in `stream_runs` and `watermarks`

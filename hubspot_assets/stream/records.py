@@ -21,10 +21,17 @@ RELATIONSHIP = "relationship"
 # Evidence of which ids HubSpot lists (live and archived) for one type: chunks of
 # ids and a closing marker, written only by a reconciliation (docs/stream-documents.md).
 ID_LISTING = "id_listing"
+# Reference data that gives records their meaning (docs/coverage.md).
+OWNER = "owner"                              # GET /crm/v3/owners, live and archived
+PIPELINE = "pipeline"                        # GET /crm/v3/pipelines/{objectType}, with stages
+PROPERTY_DEFINITION = "property_definition"  # GET /crm/v3/properties/{objectType}
+ASSOCIATION_LABEL = "association_label"      # GET /crm/v4/associations/{from}/{to}/labels
+PROPERTY_HISTORY = "property_history"        # batch read with propertiesWithHistory (opt-in)
+REFERENCE_KINDS = frozenset({OWNER, PIPELINE, PROPERTY_DEFINITION, ASSOCIATION_LABEL})
 KINDS = frozenset(
     {CUSTOM_OBJECT_SCHEMA, DOWNLOAD_LIST_ENTRY, OBJECT, EVENT_TYPE, EVENT, RELATIONSHIP,
-     ID_LISTING}
-)
+     ID_LISTING, PROPERTY_HISTORY}
+) | REFERENCE_KINDS
 
 # How many recent (run, stage) sightings a document remembers. More than one,
 # so that a failed run that re-wrote a document does not hide it from the

@@ -31,7 +31,7 @@ def test_six_stage_assets_form_one_lineage_graph_with_the_house_settings():
 
     graph = defs.resolve_asset_graph()
     keys = {a.key for a in STAGE_ASSETS}
-    assert len(keys) == 6
+    assert len(keys) == 7
     parents = {k.to_user_string(): {p.to_user_string() for p in graph.get(k).parent_keys}
                for k in keys}
     assert parents == {
@@ -41,6 +41,7 @@ def test_six_stage_assets_form_one_lineage_graph_with_the_house_settings():
         "event_types": set(),
         "events": {"event_types", "consolidated_objects"},
         "relationships": {"object_download_list", "consolidated_objects"},
+        "property_history": {"object_download_list", "object_records"},
     }
     for key in keys:
         node = graph.get(key)
@@ -53,6 +54,8 @@ def test_six_stage_assets_form_one_lineage_graph_with_the_house_settings():
             for k, a in consolidation.items()} == {
         "consolidated_objects": {"object_records"},
         "consolidated_relationships": {"relationships", "consolidated_objects"},
+        "consolidated_reference": {"object_download_list", "object_records", "relationships",
+                                   "property_history"},
     }
     for asset in CONSOLIDATION_ASSETS:
         node = graph.get(asset.key)
@@ -64,7 +67,7 @@ def test_six_stage_assets_form_one_lineage_graph_with_the_house_settings():
     for asset in STAGE_ASSETS:
         assert {k.name for k in asset.check_keys} == {"units_complete"}
     assert {k.asset_key.to_user_string() for k in graph.asset_check_keys if k.name == "fresh"} \
-        == {"consolidated_objects", "consolidated_relationships"}
+        == {"consolidated_objects", "consolidated_relationships", "consolidated_reference"}
     assert {j.name for j in defs.jobs} >= {"hubspot_sync", "hubspot_full_resync"}
     sensors = {s.name for s in defs.sensors}
     assert sensors == {"hubspot_sources_sensor", "hubspot_freshness_sensor",

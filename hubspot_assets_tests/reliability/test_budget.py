@@ -8,8 +8,10 @@ from hubspot_assets_tests.sandbox import DEMO_PORTAL_ID, DEMO_TOKEN
 
 def test_a_spent_daily_budget_stops_the_run_and_a_later_run_completes(pipeline,
                                                                        sandbox_factory):
-    # Discovery takes ~30 calls; the records stage runs out in the middle.
-    server = sandbox_factory(sizes={"contacts": 900, "companies": 20}, daily_limit=45)
+    # Discovery takes ~45 calls (Sensitive Data listings included) and the records
+    # stage ~77 (25 types, live and archived, owners, pipelines; it writes in batches of
+    # 1,000, fewer than it holds): the association sweep runs out in the middle.
+    server = sandbox_factory(sizes={"contacts": 900, "companies": 20}, daily_limit=150)
     pipeline.add_source("budget", token=DEMO_TOKEN, base_url=server.url)
     result = pipeline.sync("budget")
     assert not result.success

@@ -31,6 +31,11 @@ REMOVALS_SALT = 0x5EED_600E  # a separate random sequence: the older changes sta
 DAY_MS = 86_400_000
 
 
+#: `denied_types` entries that name a scope rather than an object type.
+PSEUDO_TYPES = frozenset({"events", "schemas", "account-info", "owners", "sensitive",
+                          "highly_sensitive"})
+
+
 class Account:
     """State of one portal. Readers and `advance` serialise on `lock`."""
 
@@ -54,7 +59,7 @@ class Account:
 
         known = {k for t in self.types.values() for k in (t.name, t.fully_qualified_name, t.object_type_id)}
         for label, names in (("sizes", set(sizes)),
-                             ("denied_types", set(spec.denied_types) - {"events", "schemas", "account-info"})):
+                             ("denied_types", set(spec.denied_types) - PSEUDO_TYPES)):
             if names - known:  # a typo would otherwise silently test the defaults
                 raise ValueError(f"unknown object types in {label}: {sorted(names - known)}")
 

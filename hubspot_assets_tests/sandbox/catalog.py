@@ -10,7 +10,8 @@ from __future__ import annotations
 import functools
 from dataclasses import dataclass
 
-# HubSpot's standard CRM object types: name -> objectTypeId.
+# HubSpot's standard CRM object types: name -> objectTypeId (the names its object URLs
+# take, as in hubspot_assets.hubspot.catalog, which cites the OpenAPI files).
 STANDARD_OBJECT_TYPES: dict[str, str] = {
     "contacts": "0-1",
     "companies": "0-2",
@@ -27,12 +28,12 @@ STANDARD_OBJECT_TYPES: dict[str, str] = {
     "communications": "0-18",
     "postal_mail": "0-116",
     "feedback_submissions": "0-19",
-    "goals": "0-74",
+    "goal_targets": "0-74",
     "leads": "0-136",
     "invoices": "0-53",
     "orders": "0-123",
     "carts": "0-142",
-    "payments": "0-101",
+    "commerce_payments": "0-101",
     "subscriptions": "0-69",
     "users": "0-115",
 }
@@ -126,6 +127,9 @@ class PropertyDef:
     group_name: str
     options: tuple[str, ...] = ()
     hubspot_defined: bool = True
+    # HubSpot's dataSensitivity: non_sensitive | sensitive | highly_sensitive. Only
+    # non_sensitive properties are listed unless asked for (Sensitive Data guide).
+    data_sensitivity: str = "non_sensitive"
 
     def to_json(self, created_at: str) -> dict:
         """HubSpot's property-definition shape (`GET /crm/v3/properties/...`)."""
@@ -154,7 +158,24 @@ class PropertyDef:
                                      "readOnlyValue": self.name in _READ_ONLY},
             "formField": self.type != "datetime",
             "archived": False,
+            "dataSensitivity": self.data_sensitivity,
         }
+
+
+# Sensitive Data properties an Enterprise account might hold (HubSpot's examples: a
+# passport number, a social security number), listed only with dataSensitivity.
+_SENSITIVE: dict[str, tuple[tuple[str, str], ...]] = {
+    "contacts": (("passport_number", "sensitive"), ("national_id_number", "highly_sensitive")),
+    "companies": (("tax_registration_number", "sensitive"),),
+}
+SENSITIVITY_LEVELS = ("non_sensitive", "sensitive", "highly_sensitive")
+
+
+def sensitive_scope(type_name: str, custom: bool, sensitivity: str) -> str:
+    """The scope that reads values of a type's sensitive properties (Sensitive Data guide:
+    crm.objects.<type>.sensitive.read, .highly_sensitive.read)."""
+    base = "custom" if custom else type_name
+    return f"crm.objects.{base}.{sensitivity}.read"
 
 
 _READ_ONLY = frozenset({"hs_object_id", "createdate", "lastmodifieddate", "hs_lastmodifieddate"})
@@ -193,6 +214,9 @@ def _build_properties(type_name: str, count: int, custom: bool) -> tuple[Propert
     for name, typ, field_type in _CORE.get(type_name, ()):
         options = _OPTIONS.get(name, ()) if typ == "enumeration" else ()
         props.append(PropertyDef(name, typ, field_type, group, options))
+    for name, sensitivity in _SENSITIVE.get(type_name, ()) if not custom else ():
+        props.append(PropertyDef(name, "string", "text", group, hubspot_defined=False,
+                                 data_sensitivity=sensitivity))
     if custom:
         for name in ("name", "status", "external_reference"):
             props.append(PropertyDef(name, "string", "text", group, hubspot_defined=False))
@@ -295,6 +319,12 @@ def object_scope(type_name: str, custom: bool) -> str:
         return "tickets"
     if type_name == "products":
         return "e-commerce"
+    # Scopes of the OpenAPI files (HubSpot-public-api-spec-collection, Goal Targets and
+    # Commerce Payments v3): the scope names differ from the URL names.
+    if type_name == "goal_targets":
+        return "crm.objects.goals.read"
+    if type_name == "commerce_payments":
+        return "crm.objects.commercepayments.read"
     return f"crm.objects.{type_name}.read"
 
 

@@ -19,7 +19,7 @@ import functools
 import heapq
 import itertools
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Iterable, Iterator
 
 from .catalog import (DEFAULT_PROPERTIES, GENERIC_DEFAULT_PROPERTIES, MERGED_IDS_PROPERTY,
@@ -56,6 +56,8 @@ class Overlay:
     gone_reason: str | None = None  # "merged", "deleted", "expired"
     merged_into: int | None = None  # survivor index (for gone_reason "merged")
     merged: tuple[int, ...] = ()  # indices merged into this record (hs_merged_object_ids)
+    # hs_lastmodifieddate of each version after the first (property history)
+    version_lastmods: list[int] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -503,6 +505,7 @@ class RecordStore:
         ov = self._touch(i)
         ov.version += 1
         ov.lastmod = max(ts, ov.lastmod + 1)
+        ov.version_lastmods.append(ov.lastmod)
 
     def archive(self, i: int, ts: int) -> None:
         ov = self._touch(i)

@@ -15,7 +15,7 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
-from . import api, truth
+from . import api, property_history, reference_data, truth
 from .account import Account
 from .config import SETTABLE, SandboxConfig
 from .faults import HTML_ERROR_PAGE, NON_JSON_BODY, FaultInjector
@@ -23,6 +23,7 @@ from .limits import RateLimiter
 from .stats import Stats
 
 _T = r"([^/]+)"
+_sensitive = reference_data.sensitive_guard  # object reads naming sensitive properties
 # (method, path regex, endpoint name, handler, kind); kind: "search" | "assoc" | None
 ROUTES = [
     ("GET", r"/account-info/v3/details", "account.details", api.account_details, None),
@@ -30,11 +31,12 @@ ROUTES = [
     ("GET", r"/crm-object-schemas/v3/schemas", "schemas.list", api.list_schemas, None),
     ("GET", rf"/crm/v3/schemas/{_T}", "schemas.get", api.get_schema, None),
     ("GET", rf"/crm-object-schemas/v3/schemas/{_T}", "schemas.get", api.get_schema, None),
-    ("GET", rf"/crm/v3/properties/{_T}", "properties.list", api.list_properties, None),
-    ("GET", rf"/crm/v3/objects/{_T}", "objects.list", api.list_objects, None),
-    ("POST", rf"/crm/v3/objects/{_T}/search", "objects.search", api.search, "search"),
-    ("POST", rf"/crm/v3/objects/{_T}/batch/read", "objects.batch_read", api.batch_read, None),
-    ("GET", rf"/crm/v3/objects/{_T}/{_T}", "objects.get", api.get_object, None),
+    ("GET", rf"/crm/v3/properties/{_T}", "properties.list", reference_data.list_properties, None),
+    ("GET", rf"/crm/v3/objects/{_T}", "objects.list", _sensitive(api.list_objects), None),
+    ("POST", rf"/crm/v3/objects/{_T}/search", "objects.search", _sensitive(api.search), "search"),
+    ("POST", rf"/crm/v3/objects/{_T}/batch/read", "objects.batch_read",
+     _sensitive(property_history.with_history(api.batch_read)), None),
+    ("GET", rf"/crm/v3/objects/{_T}/{_T}", "objects.get", _sensitive(api.get_object), None),
     ("GET", rf"/crm/v3/objects/{_T}/{_T}/associations/{_T}", "associations.object_v3",
      api.object_associations_v3, None),
     ("GET", r"/events/v3/events/event-types", "events.types", api.event_types, None),
@@ -47,6 +49,8 @@ ROUTES = [
      api.association_labels, None),
     ("GET", rf"/crm/v4/objects/{_T}/{_T}/associations/{_T}", "associations.object",
      api.object_associations, None),
+    ("GET", r"/crm/v3/owners/?", "owners.list", reference_data.list_owners, None),
+    ("GET", rf"/crm/v3/pipelines/{_T}", "pipelines.list", reference_data.list_pipelines, None),
 ]
 _COMPILED = [(m, re.compile(p + r"\Z"), name, fn, kind) for m, p, name, fn, kind in ROUTES]
 

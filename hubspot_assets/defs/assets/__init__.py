@@ -11,6 +11,7 @@ from hubspot_assets.defs.assets.discovery import (
                                                  object_download_list,
 )
 from hubspot_assets.defs.assets.events import events
+from hubspot_assets.defs.assets.property_history import property_history
 from hubspot_assets.defs.assets.records import object_records
 from hubspot_assets.defs.assets.relationships import relationships
 
@@ -21,6 +22,7 @@ STAGE_ASSETS = [
     event_types,
     events,
     relationships,
+    property_history,
 ]
 
 ALL_ASSETS = [*STAGE_ASSETS, *CONSOLIDATION_ASSETS]

@@ -11,6 +11,7 @@ import dagster as dg
 
 from hubspot_assets.consolidate.counts import edge_counts, object_counts
 from hubspot_assets.consolidate.objects import consolidate_objects
+from hubspot_assets.consolidate.reference import consolidate_reference
 from hubspot_assets.consolidate.relationships import SweepNotFound, consolidate_relationships
 from hubspot_assets.defs.assets.stage import source_asset, tag_run
 from hubspot_assets.defs.assets.sync_config import SyncConfig
@@ -19,7 +20,9 @@ from hubspot_assets.extract.progress import Progress, throttled
 from hubspot_assets.stream.naming import (
     CONSOLIDATED_OBJECTS,
     CONSOLIDATED_RELATIONSHIPS,
+    OBJECT_DOWNLOAD_LIST,
     OBJECT_RECORDS,
+    PROPERTY_HISTORY_STAGE,
     RELATIONSHIPS,
     SourceNames,
 )
@@ -105,4 +108,19 @@ def count_table(rows: list[dict[str, Any]], key: str,
         schema=schema)
 
 
-CONSOLIDATION_ASSETS = [consolidated_objects, consolidated_relationships]
+@consolidation_asset(
+    description="source_{id}_owners, _pipelines (with stages), _properties (definitions, "
+    "sensitive ones included) and _association_labels (both directions of every pair): the "
+    "latest listing of each, what HubSpot no longer lists marked removed; and "
+    "_property_history (every past value of the opted-in properties).",
+    deps=[OBJECT_DOWNLOAD_LIST, OBJECT_RECORDS, RELATIONSHIPS, PROPERTY_HISTORY_STAGE],
+)
+def consolidated_reference(context: dg.AssetExecutionContext,
+                           mongo: MongoResource) -> dg.MaterializeResult:
+    """Bring the reference collections in line with the latest run of each stage."""
+    tag_run(context)
+    summary = consolidate_reference(mongo.db(), context.partition_key, context.run_id)
+    return dg.MaterializeResult(metadata=summary.metadata())
+
+
+CONSOLIDATION_ASSETS = [consolidated_objects, consolidated_relationships, consolidated_reference]

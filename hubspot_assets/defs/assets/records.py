@@ -1,5 +1,6 @@
 """The object records asset."""
 
+from itertools import chain
 from typing import Any
 
 import dagster as dg
@@ -13,13 +14,16 @@ from hubspot_assets.defs.assets.stage import (
 from hubspot_assets.defs.assets.sync_config import SyncConfig, stage_checkpoint
 from hubspot_assets.defs.resources import HubSpotResource, MongoResource
 from hubspot_assets.extract.records import object_records as fetch_object_records
+from hubspot_assets.extract.reference import reference_records
+from hubspot_assets.stream.records import DOWNLOAD_LIST_ENTRY
 
 
 @stage_asset(
     description="Records of every listed object type with all their properties, streamed into "
     "source_{id}_stream: in full on the first run (or with full_refresh), afterwards only "
     "those modified since each type's watermark (CRM search); archived records always; "
-    "the ids HubSpot lists (live and archived) when a reconciliation is due.",
+    "the ids HubSpot lists (live and archived) when a reconciliation is due. With them, "
+    "owners (live and archived) and every pipeline with its stages, in full.",
     code_version="2",
 )
 def object_records(
@@ -30,9 +34,11 @@ def object_records(
     object_download_list: Any,
 ) -> Any:
     """All records of the download list's ready types, or those changed since the last run."""
-    entries = stored_data(object_download_list)
+    entries = stored_data(object_download_list, DOWNLOAD_LIST_ENTRY)
     checkpoint = stage_checkpoint(context, mongo, config.policy())
+    # Owners and pipelines first: a few calls that give the records' ids their meaning.
     yield from run_stage(context, stream_stage(context, hubspot, lambda client, source, report: (
-        fetch_object_records(client, entries, report, max_workers=hubspot.settings.max_in_flight,
-                             plan=checkpoint.plan, reconcile_every_ms=source.reconcile_every_ms)),
+        chain(reference_records(client, entries, report), fetch_object_records(
+            client, entries, report, max_workers=hubspot.settings.max_in_flight,
+            plan=checkpoint.plan, reconcile_every_ms=source.reconcile_every_ms))),
         checkpoint))

@@ -16,6 +16,7 @@ from hubspot_assets.defs.assets.stage import (
 from hubspot_assets.defs.resources import HubSpotResource, MongoResource
 from hubspot_assets.extract.relationships import association_pairs, relationship_records
 from hubspot_assets.stream.naming import CONSOLIDATED_OBJECTS
+from hubspot_assets.stream.records import DOWNLOAD_LIST_ENTRY
 from hubspot_assets.sync.checkpoint import Checkpoint
 from hubspot_assets.sync.plan import SyncPlan
 from hubspot_assets.sync.watermarks import WatermarkStore
@@ -36,7 +37,7 @@ def relationships(
 ) -> Any:
     """One relationship record per association edge."""
     source_id, db = context.partition_key, mongo.db()
-    pairs = association_pairs(stored_data(object_download_list))
+    pairs = association_pairs(stored_data(object_download_list, DOWNLOAD_LIST_ENTRY))
     if not objects_consolidated(db, source_id):
         # Without the current objects the sweep would find no ids and look empty.
         raise dg.Failure(description=f"source {source_id}: {CONSOLIDATED_OBJECTS} has never "

@@ -86,12 +86,14 @@ def stream_stage(
 #: means the same, and is there, on full and incremental runs alike.
 STAGE_COUNTERS: dict[str, tuple[str, ...]] = {
     "custom_object_schemas": ("schemas", "skipped"),
-    "object_download_list": ("types_ready", "properties", "skipped"),
-    "object_records": ("records", "archived_records", "modified_records", "skipped",
-                       "reconciled_types", "ids_listed", "records_missed_by_search"),
+    "object_download_list": ("types_ready", "properties", "property_definitions", "skipped"),
+    "object_records": ("records", "archived_records", "modified_records", "owners", "pipelines",
+                       "pipeline_stages", "skipped", "reconciled_types", "ids_listed",
+                       "records_missed_by_search"),
     "event_types": ("event_types", "skipped"),
     "events": ("events", "skipped"),
-    "relationships": ("relationships", "skipped"),
+    "relationships": ("relationships", "association_labels", "skipped"),
+    "property_history": ("property_histories", "property_history_values", "skipped"),
 }
 
 
@@ -136,10 +138,14 @@ def _materialization_metadata(context: dg.AssetExecutionContext) -> dict[str, An
     return None
 
 
-def stored_data(stream: Any) -> list[dict[str, Any]]:
-    """The ``data`` of every document an upstream stage wrote (small stages only).
+def stored_data(stream: Any, kind: str | None = None) -> list[dict[str, Any]]:
+    """The ``data`` of every document an upstream stage wrote (small stages only),
+    or of its documents of one ``kind``.
 
     Stubs (``data: null``, a record MongoDB could not store) are left out: the
     writer already recorded each one as an error.
     """
+    if kind is not None:  # the server selects them when it can
+        stream = (stream.filter(kind=kind) if hasattr(stream, "filter")
+                  else [d for d in stream if d.get("kind") == kind])
     return [document["data"] for document in stream if document.get("data") is not None]

@@ -38,3 +38,10 @@ class Http:
 
     def search(self, object_type: str, body: dict) -> requests.Response:
         return self.post(f"/crm/v3/objects/{object_type}/search", body)
+
+
+def all_property_names(http: Http, object_type: str) -> list[str]:
+    """Every property name of a type: a plain listing leaves out Sensitive Data ones."""
+    return [p["name"] for level in ("non_sensitive", "sensitive", "highly_sensitive")
+            for p in http.get(f"/crm/v3/properties/{object_type}",
+                              {"dataSensitivity": level}).json()["results"]]

@@ -114,7 +114,7 @@ def test_labels_both_paths(sb):
     assert {"category": "USER_DEFINED", "typeId": 34, "label": "Decision maker"} in a["results"]
     reverse = http.get("/crm/v4/associations/companies/contacts/labels").json()
     assert {"category": "HUBSPOT_DEFINED", "typeId": 280, "label": None} in reverse["results"]
-    assert http.get("/crm/v4/associations/products/goals/labels").json() == {"results": []}
+    assert http.get("/crm/v4/associations/products/goal_targets/labels").json() == {"results": []}
 
 
 def test_per_object_associations_endpoint(sb):

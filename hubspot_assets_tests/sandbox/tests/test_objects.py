@@ -10,7 +10,7 @@ import requests
 from hubspot_assets_tests.sandbox import DEMO_PORTAL_ID, DEMO_TOKEN, truth
 from hubspot_assets_tests.sandbox.catalog import DEFAULT_PROPERTIES
 
-from .helpers import Http
+from .helpers import Http, all_property_names
 
 
 @pytest.fixture
@@ -93,7 +93,7 @@ def test_archived_listing(sb, flag):
 
 def test_property_list_forces_chunking_and_414(sb):
     http = Http(sb)
-    names = [p["name"] for p in http.get("/crm/v3/properties/contacts").json()["results"]]
+    names = all_property_names(http, "contacts")
     assert len(names) >= 300
     assert len(",".join(names)) > sb.config.max_url_length  # one URL cannot carry them all
     too_long = http.get("/crm/v3/objects/contacts", {"properties": ",".join(names)})

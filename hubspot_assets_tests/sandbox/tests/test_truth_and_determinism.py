@@ -10,7 +10,7 @@ import requests
 from hubspot_assets_tests.sandbox import DEMO_PORTAL_ID, DEMO_TOKEN, AccountSpec, truth
 from hubspot_assets_tests.sandbox.catalog import STANDARD_OBJECT_TYPES
 
-from .helpers import Http
+from .helpers import Http, all_property_names
 
 
 def _digest(items):
@@ -24,7 +24,7 @@ def test_truth_endpoint_matches_a_full_sync_through_the_api(sandbox_factory):
     sb = sandbox_factory(sizes={"contacts": 120, "companies": 25}, ten_second_limit=10_000)
     http = Http(sb)
     t = requests.get(f"{sb.url}/_sandbox/truth/{DEMO_PORTAL_ID}", timeout=60).json()
-    names = [p["name"] for p in http.get("/crm/v3/properties/companies").json()["results"]]
+    names = all_property_names(http, "companies")
     merged: dict[str, dict] = {}
     for archived in (False, True):
         for start in range(0, len(names), 100):

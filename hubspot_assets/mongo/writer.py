@@ -99,25 +99,46 @@ def write_stream(db: Database, source_id: str, stage: str, run_id: str,
         in_flight: Future | None = None
         batch: list[UpdateOne] = []
         now = clock()
-        for item in records:
-            record = coerce_record(item)
-            if not batch:
-                now = clock()  # one timestamp per batch is precise enough and cheap
-            doc_id, update = upsert_spec(record, source_id=source_id, stage=stage,
-                                         run_id=run_id, now=now)
-            batch.append(UpdateOne({"_id": doc_id}, update, upsert=True))
-            summary.count += 1
-            if len(batch) >= batch_size:
-                if in_flight is not None:
-                    in_flight.result()  # re-raises the writer's error here
-                in_flight = pool.submit(_flush, collection, batch, summary)
-                batch = []
+        try:
+            for item in records:
+                record = coerce_record(item)
+                if not batch:
+                    now = clock()  # one timestamp per batch is precise enough and cheap
+                doc_id, update = upsert_spec(record, source_id=source_id, stage=stage,
+                                             run_id=run_id, now=now)
+                batch.append(UpdateOne({"_id": doc_id}, update, upsert=True))
+                summary.count += 1
+                if len(batch) >= batch_size:
+                    if in_flight is not None:
+                        in_flight.result()  # re-raises the writer's error here
+                    in_flight = pool.submit(_flush, collection, batch, summary)
+                    batch = []
+        except BaseException:
+            # The stream stopped (a fatal API error, a kill): keep what it had
+            # fetched, as the batches already written are kept. Upserts by _id make
+            # the next run's copy of the same version the same document.
+            _keep(in_flight, collection, batch, summary)
+            raise
         if in_flight is not None:
             in_flight.result()
         if batch:
             _flush(collection, batch, summary)
     _record_run(db, summary, clock())
     return summary
+
+
+def _keep(in_flight: Future | None, collection, batch: list[UpdateOne],
+          summary: WriteSummary) -> None:
+    """Write the batch being built when the stream failed; a failure here is logged
+    (the stream's own error is the one that matters)."""
+    try:
+        if in_flight is not None:
+            in_flight.result()
+        if batch:
+            _flush(collection, batch, summary)
+    except Exception as exc:  # noqa: BLE001 - the caller re-raises the stream's error
+        log.warning("the %d records fetched before the stream failed were not written: %s",
+                    len(batch), type(exc).__name__)
 
 
 def _flush(collection, batch: list[UpdateOne], summary: WriteSummary) -> None:

@@ -1,6 +1,7 @@
 """write_stream: one record MongoDB cannot store is one stub and one recorded error; the
 rest of the batch, and the stage, go on."""
 
+from hubspot_assets.mongo.collections import runs_collection
 from hubspot_assets.mongo.connection import get_database
 from hubspot_assets.mongo.writer import write_stream
 from hubspot_assets.stream.records import OBJECT, StreamRecord
@@ -42,3 +43,24 @@ def test_records_mongodb_cannot_store_become_stubs_counted_and_listed(mongo_uri,
     assert (again.new, again.unchanged) == (0, 13)
     assert {"nul", "overflow"} <= {s["hubspot_id"] for s in again.stubbed}
     assert stream.count_documents({}) == 13
+
+
+def test_records_fetched_before_the_stream_fails_are_kept(mongo_uri, mongo_database):
+    """A fatal error mid-stream (the daily budget spent, a kill) ends the stage, but
+    the records already fetched are written, not only the full batches."""
+    db = get_database(mongo_uri, mongo_database)
+
+    def fetched_then_fatal():
+        for i in range(7):
+            yield contact(str(i), email=f"{i}@x")
+        raise RuntimeError("daily API limit reached")
+
+    try:
+        write_stream(db, "cut", "object_records", "run-1", fetched_then_fatal(), batch_size=5)
+    except RuntimeError as exc:
+        assert "daily" in str(exc)
+    else:
+        raise AssertionError("the stream's error must reach the caller")
+    assert db["source_cut_stream"].count_documents({}) == 7
+    # The failed run is never recorded as a finished stream (load_input must not read it).
+    assert runs_collection(db).count_documents({"run_id": "run-1"}) == 0

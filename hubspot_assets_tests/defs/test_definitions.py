@@ -56,6 +56,7 @@ def test_six_stage_assets_form_one_lineage_graph_with_the_house_settings():
         "consolidated_relationships": {"relationships", "consolidated_objects"},
         "consolidated_reference": {"object_download_list", "object_records", "relationships",
                                    "property_history"},
+        "consolidated_marketing": {"object_records", "events"},
     }
     for asset in CONSOLIDATION_ASSETS:
         node = graph.get(asset.key)

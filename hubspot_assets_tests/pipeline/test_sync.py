@@ -33,7 +33,7 @@ def test_full_sync_matches_the_sandbox_exactly_and_reruns_add_nothing(pipeline, 
     assert set(metadata) == {"custom_object_schemas", "object_download_list", "object_records",
                              "event_types", "events", "relationships",
                              "consolidated_objects", "consolidated_relationships",
-                             "consolidated_reference"}
+                             "consolidated_reference", "consolidated_marketing"}
     metadata = {stage: values for stage, values in metadata.items() if stage in STAGES}
     # A company with 1,200 contacts needs more than one page of associations.
     big = max(sum(1 for _ in account.pairs[("contacts", "companies")].children(p))

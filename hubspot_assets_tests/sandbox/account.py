@@ -37,6 +37,7 @@ class Account:
         self.lock = threading.RLock()
         self.step_count = 0
         self.clock_ms = 0  # last timestamp handed out by advance
+        self.step_times: list[int] = []  # clock_ms at the end of each advance step
         self.types: dict[str, ObjectType] = {}  # keyed by fullyQualifiedName
         self._lookup: dict[str, ObjectType] = {}
         sizes = dict(spec.sizes or {})
@@ -52,7 +53,7 @@ class Account:
         known = {k for t in self.types.values() for k in (t.name, t.fully_qualified_name, t.object_type_id)}
         for label, names in (("sizes", set(sizes)),
                              ("denied_types", set(spec.denied_types) - {"events", "schemas", "account-info", "owners",
-                                                     "sensitive", "highly_sensitive"})):
+                                                     "sensitive", "highly_sensitive", "lists"})):
             if names - known:  # a typo would otherwise silently test the defaults
                 raise ValueError(f"unknown object types in {label}: {sorted(names - known)}")
 
@@ -209,6 +210,7 @@ class Account:
                                           "hs_lastmodifieddate": bulk_ts,
                                           "first_id": str(contacts.record_id(first))}
             self.clock_ms = ts
+            self.step_times.append(ts)
             return summary
 
     @staticmethod

@@ -12,9 +12,10 @@ import json
 import time
 import uuid
 from dataclasses import dataclass
+from urllib.parse import quote, urlencode
 
 from .account import Account
-from .catalog import EVENTS_SCOPE, SCHEMAS_SCOPE, object_scope
+from .catalog import EVENTS_SCOPE, SCHEMAS_SCOPE, STANDARD_OBJECT_TYPES, object_scope
 from .data import ObjectType, RecordStore
 from .encoding import decode_cursor, encode_cursor, iso_ms, parse_time
 
@@ -69,6 +70,8 @@ class Request:
     params: dict[str, list[str]]  # query string, every value a list
     body: dict | None
     association_page_size: int
+    base_url: str = "https://api.hubapi.com"  # scheme://host the client called
+    path: str = ""  # the request's path, for paging links
 
     def one(self, name: str, default: str | None = None) -> str | None:
         values = self.params.get(name)
@@ -99,8 +102,31 @@ def _bool(raw, default: bool = False) -> bool:
     return str(raw).strip().lower() == "true"
 
 
+# HubSpot accepts a standard type's singular name in every object path too
+# (`contact`, `company`, `line_item`, ...), besides the plural name, the
+# objectTypeId and, for custom objects, the fullyQualifiedName: the objects
+# reference (HubSpot-public-api-spec-collection
+# PublicApiSpecs/CRM/Objects/Rollouts/424/v3/objects.json) takes `objectType`
+# as a free string, and clients such as released connectors call the singular.
+def _singular(name: str) -> str:
+    if name.endswith("ies"):
+        return name[:-3] + "y"
+    return name[:-1] if name.endswith("s") else name
+
+
+SINGULAR_NAMES = {_singular(name): name for name in STANDARD_OBJECT_TYPES}
+
+
+def resolve_type(account: Account, object_type: str) -> ObjectType | None:
+    """An object type by any name HubSpot accepts in a path, or None."""
+    otype = account.resolve(object_type)
+    if otype is None and object_type.lower() in SINGULAR_NAMES:
+        otype = account.resolve(SINGULAR_NAMES[object_type.lower()])
+    return otype
+
+
 def _type(req: Request, object_type: str, check_scope: bool = True) -> tuple[ObjectType, RecordStore]:
-    otype = req.account.resolve(object_type)
+    otype = resolve_type(req.account, object_type)
     if otype is None:
         raise bad_request(f"Unable to infer object type from: {object_type}")
     if check_scope and req.account.is_denied(otype):
@@ -108,8 +134,18 @@ def _type(req: Request, object_type: str, check_scope: bool = True) -> tuple[Obj
     return otype, req.account.stores[otype.fully_qualified_name]
 
 
-def _next(after: str) -> dict:
-    return {"next": {"after": after, "link": f"?after={after}"}}
+def _link(req: Request, after: str, path: str | None = None, keep_query: bool = True) -> str:
+    """The absolute URL of the next page: HubSpot sends `paging.next.link` as
+    the request's own URL (query kept) with the new `after`, so a client can
+    follow it as is (`NextPage.link`, a string, in objects.json above)."""
+    query = [(k, v) for k, values in req.params.items() if k != "after" for v in values] \
+        if keep_query else []
+    query.append(("after", after))
+    return f"{req.base_url}{path if path is not None else req.path}?{urlencode(query)}"
+
+
+def _next(req: Request, after: str) -> dict:
+    return {"next": {"after": after, "link": _link(req, after)}}
 
 
 # -- schemas and properties -------------------------------------------------------------
@@ -183,8 +219,95 @@ def account_details(req: Request) -> tuple[int, dict]:
 
 
 # -- objects ---------------------------------------------------------------------------------
+def _always_properties(otype: ObjectType) -> tuple[str, ...]:
+    """Properties HubSpot returns whatever `properties` names: the object's id,
+    create and last-modified dates (contacts keep their legacy
+    `lastmodifieddate`; custom objects use `hs_createdate`)."""
+    if otype.custom:
+        return ("hs_createdate", "hs_lastmodifieddate", "hs_object_id")
+    if otype.name == "contacts":
+        return ("createdate", "lastmodifieddate", "hs_object_id")
+    return ("createdate", "hs_lastmodifieddate", "hs_object_id")
+
+
+def _plan(store: RecordStore, names) -> tuple:
+    """The rendering plan of the requested properties plus the ones always sent;
+    no names (or an empty list) means the type's defaults, as at HubSpot."""
+    if not names:
+        return store.plan(None)
+    names = list(names)
+    given = set(names)
+    return store.plan(names + [n for n in _always_properties(store.type) if n not in given])
+
+
+def _association_type_name(pair, forward: bool, spec: dict) -> str:
+    """v3's `type` string of one association type (v3 names, not v4 typeIds):
+    `contact_to_company` for the primary one, `..._unlabeled` for the plain
+    one, the label for a user-defined one (v3's AssociatedId gives `type` as a
+    free string; these are the names HubSpot answers with)."""
+    a, b = (pair.child.type, pair.parent.type) if forward else (pair.parent.type, pair.child.type)
+    base = f"{_singular(a.name)}_to_{_singular(b.name)}"
+    if spec["category"] == "USER_DEFINED" and spec.get("label"):
+        return str(spec["label"]).lower().replace(" ", "_")
+    return base if spec.get("label") else f"{base}_unlabeled"
+
+
+def _associated_ids(req: Request, otype: ObjectType, i: int, to_name: str, offset: int,
+                    size: int) -> tuple[list[dict], bool] | None:
+    """v3 AssociatedId entries (`{id, type}`, one per association type) of record i
+    to a type, and whether more records follow; None when the types cannot be
+    associated (HubSpot then ignores the name)."""
+    to = resolve_type(req.account, to_name)
+    if to is None or req.account.is_denied(to):
+        return None
+    pair, forward = req.account.pair(otype.fully_qualified_name, to.fully_qualified_name)
+    if pair is None:
+        return None
+    entries, more = _to_entries(pair, forward, i, offset, size)
+    out = []
+    for entry in entries:
+        for spec in entry["associationTypes"]:
+            out.append({"id": str(entry["toObjectId"]),
+                        "type": _association_type_name(pair, forward, spec)})
+    return out, more
+
+
+def _inline_associations(req: Request, otype: ObjectType, store: RecordStore, i: int,
+                         names: list[str]) -> dict:
+    """`associations=` on a read or list: each record's associations per type,
+    paged like `GET /crm/v3/objects/{type}/{id}/associations/{toType}` (whose
+    cursor the inline `paging.next` carries). `SimplePublicObjectWithAssociations
+    .associations` in objects.json; types without any association are left out."""
+    out = {}
+    for name in names:
+        found = _associated_ids(req, otype, i, name, 0, req.association_page_size)
+        if not found or not found[0]:
+            continue
+        results, more = found
+        key = resolve_type(req.account, name)
+        collection: dict = {"results": results}
+        if more:
+            after = encode_cursor("a", req.association_page_size)
+            type_name = otype.object_type_id if otype.custom else otype.name
+            path = (f"/crm/v3/objects/{quote(type_name)}/{store.record_id(i)}"
+                    f"/associations/{quote(name)}")
+            collection["paging"] = {"next": {"after": after,
+                                             "link": _link(req, after, path, keep_query=False)}}
+        out[key.name if not key.custom else name] = collection
+    return out
+
+
+def _with_associations(req: Request, otype: ObjectType, store: RecordStore, i: int, plan,
+                       names: list[str]) -> dict:
+    record = store.render(i, plan)
+    associations = _inline_associations(req, otype, store, i, names)
+    if associations:
+        record["associations"] = associations
+    return record
+
+
 def list_objects(req: Request, object_type: str) -> tuple[int, dict]:
-    _, store = _type(req, object_type)
+    otype, store = _type(req, object_type)
     limit = min(max(req.int_param("limit", LIST_LIMIT_DEFAULT), 1), LIST_LIMIT_MAX)
     archived = _bool(req.one("archived"))
     after = req.one("after")
@@ -193,24 +316,30 @@ def list_objects(req: Request, object_type: str) -> tuple[int, dict]:
         start = decode_cursor("o", after)
         if start is None:
             raise bad_request(f"Invalid after cursor: {after}")
-    plan = store.plan(req.many("properties"))
+    plan = _plan(store, req.many("properties"))
+    associations = req.many("associations")
     source = store.iter_archived(start) if archived else store.iter_live(start)
     indices = list(itertools.islice(source, limit + 1))
-    # The hot path of a full sync: records arrive pre-serialised (see render_json).
-    records = ",".join(store.render_json(i, plan) for i in indices[:limit])
+    if associations:
+        records = ",".join(json.dumps(_with_associations(req, otype, store, i, plan, associations),
+                                      ensure_ascii=False) for i in indices[:limit])
+    else:
+        # The hot path of a full sync: records arrive pre-serialised (see render_json).
+        records = ",".join(store.render_json(i, plan) for i in indices[:limit])
     paging = ""
     if len(indices) > limit:
-        paging = ',"paging":' + json.dumps(_next(encode_cursor("o", indices[limit])))
+        paging = ',"paging":' + json.dumps(_next(req, encode_cursor("o", indices[limit])))
     return 200, RawJson(f'{{"results":[{records}]{paging}}}')
 
 
 def get_object(req: Request, object_type: str, object_id: str) -> tuple[int, dict]:
-    _, store = _type(req, object_type)
+    otype, store = _type(req, object_type)
     i = store.index_of(object_id)
     archived = _bool(req.one("archived"))
     if i is None or store.is_archived(i) != archived:
         raise ApiError(404, error_body("Object not found.", "OBJECT_NOT_FOUND"))
-    return 200, store.render(i, store.plan(req.many("properties")))
+    plan = _plan(store, req.many("properties"))
+    return 200, _with_associations(req, otype, store, i, plan, req.many("associations") or [])
 
 
 def _batch_inputs(body: dict, maximum: int) -> list:
@@ -228,8 +357,10 @@ def batch_read(req: Request, object_type: str) -> tuple[int, dict]:
     otype, store = _type(req, object_type)
     body = req.body or {}
     inputs = _batch_inputs(body, BATCH_READ_MAX)
-    archived = _bool(body.get("archived"))
-    plan = store.plan(body.get("properties") or None)
+    # `archived` is a query parameter of batch read (objects.json above,
+    # `/crm/v3/objects/{objectType}/batch/read`), not a body field.
+    archived = _bool(req.one("archived"))
+    plan = _plan(store, body.get("properties"))
     started = iso_ms(_now_ms())
     results, missing, seen = [], [], set()
     for item in inputs:
@@ -375,8 +506,11 @@ def search(req: Request, object_type: str) -> tuple[int, dict]:
     groups = _groups(body.get("filterGroups"))
     by_lastmod, descending = _sort(body.get("sorts"))
     page_limit = min(limit, SEARCH_RESULT_CAP - offset)
-    total, indices = store.search(groups, by_lastmod, descending, offset, page_limit)
-    plan = store.plan(body.get("properties") or None)
+    lag = req.account.spec.search_lag_seconds
+    indexed_until = _now_ms() - int(lag * 1000) if lag > 0 else None
+    total, indices = store.search(groups, by_lastmod, descending, offset, page_limit,
+                                  indexed_until)
+    plan = _plan(store, body.get("properties"))
     records = ",".join(store.render_json(i, plan) for i in indices)
     paging = ""
     if offset + len(indices) < total:
@@ -394,6 +528,18 @@ def event_types(req: Request) -> tuple[int, dict]:
 _CONTACT_TYPE_NAMES = {"contact", "contacts", "0-1"}
 
 
+def _events_descending(sort: list[str] | None) -> bool:
+    """The events' order from `sort`: the events reference
+    (PublicApiSpecs/Events/Events/Rollouts/147897/v3/events.json) takes
+    `ASCENDING` or `DESCENDING`, by occurredAt; `occurredAt`/`-occurredAt` are
+    accepted too. Without `sort`: newest first (the spec states no default;
+    HubSpot's answers come newest first)."""
+    if not sort:
+        return True
+    first = sort[0].strip()
+    return first.startswith("-") or "DESC" in first.upper()
+
+
 def list_events(req: Request) -> tuple[int, dict]:
     if "events" in req.account.spec.denied_types:
         raise missing_scope(EVENTS_SCOPE)
@@ -404,8 +550,7 @@ def list_events(req: Request) -> tuple[int, dict]:
     object_id = req.one("objectId")
     after_ms = parse_time(req.one("occurredAfter"))
     before_ms = parse_time(req.one("occurredBefore"))
-    sort = ",".join(req.many("sort") or [])
-    descending = not sort or "DESC" in sort.upper() or sort.startswith("-")
+    descending = _events_descending(req.many("sort"))
     event_type = req.one("eventType")
     names = list(req.account.events)
     if event_type:
@@ -440,7 +585,7 @@ def list_events(req: Request) -> tuple[int, dict]:
     page = list(itertools.islice(positions(), limit + 1))
     out: dict = {"results": [stream.render(k) for _, stream, k in page[:limit]]}
     if len(page) > limit:
-        out["paging"] = _next(encode_cursor("e", page[limit][0]))
+        out["paging"] = _next(req, encode_cursor("e", page[limit][0]))
     return 200, out
 
 
@@ -448,7 +593,7 @@ def list_events(req: Request) -> tuple[int, dict]:
 def _pair_for(req: Request, from_type: str, to_type: str):
     a, _ = _type(req, from_type)
     b, _ = _type(req, to_type)
-    pair, forward = req.account.pair(from_type, to_type)
+    pair, forward = req.account.pair(a.fully_qualified_name, b.fully_qualified_name)
     return a, b, pair, forward
 
 
@@ -494,8 +639,10 @@ def association_batch_read(req: Request, from_type: str, to_type: str) -> tuple[
             continue
         result = {"from": {"id": rid}, "to": entries}
         if more:
-            result["paging"] = {"next": {"after": encode_cursor("a", offset + size),
-                                         "link": None}}
+            # NextPage.link is an optional string in the v4 spec
+            # (PublicApiSpecs/CRM/Associations/Rollouts/130902/v4/associations.json):
+            # a batch input's next page has no URL of its own, so it is left out.
+            result["paging"] = {"next": {"after": encode_cursor("a", offset + size)}}
         results.append(result)
     out = {"status": "COMPLETE", "results": results, "startedAt": started,
            "completedAt": iso_ms(_now_ms())}
@@ -506,7 +653,8 @@ def association_batch_read(req: Request, from_type: str, to_type: str) -> tuple[
     return 200, out
 
 
-def object_associations(req: Request, object_type: str, object_id: str, to_type: str):
+def _association_page(req: Request, object_type: str, object_id: str, to_type: str):
+    """(from type, pair, forward, record index, offset, limit) of a per-object association read."""
     a, _b, pair, forward = _pair_for(req, object_type, to_type)
     store = req.account.stores[a.fully_qualified_name]
     i = store.index_of(object_id)
@@ -516,12 +664,32 @@ def object_associations(req: Request, object_type: str, object_id: str, to_type:
         offset = decode_cursor("a", req.one("after"))
         if offset is None:
             raise bad_request(f"Invalid after cursor: {req.one('after')}")
-    entries, more = ([], False)
-    if pair is not None and i is not None and store.is_live(i):
-        entries, more = _to_entries(pair, forward, i, offset, limit)
+    live = pair is not None and i is not None and store.is_live(i)
+    return a, pair, forward, i if live else None, offset, limit
+
+
+def object_associations(req: Request, object_type: str, object_id: str, to_type: str):
+    """`GET /crm/v4/objects/{type}/{id}/associations/{toType}`: `{toObjectId, associationTypes}`."""
+    _a, pair, forward, i, offset, limit = _association_page(req, object_type, object_id, to_type)
+    entries, more = ([], False) if i is None else _to_entries(pair, forward, i, offset, limit)
     out: dict = {"results": entries}
     if more:
-        out["paging"] = _next(encode_cursor("a", offset + limit))
+        out["paging"] = _next(req, encode_cursor("a", offset + limit))
+    return 200, out
+
+
+def object_associations_v3(req: Request, object_type: str, object_id: str, to_type: str):
+    """`GET /crm/v3/objects/{type}/{id}/associations/{toType}`: v3's `{id, type}` per
+    association type, paged (`CollectionResponseAssociatedIdForwardPaging`, as in
+    PublicApiSpecs/CRM/Associations/Rollouts/120891/v3/associations.json); the
+    cursor is the same as the inline `associations=` one."""
+    a, pair, _forward, i, offset, limit = _association_page(req, object_type, object_id, to_type)
+    results, more = [], False
+    if i is not None:
+        results, more = _associated_ids(req, a, i, to_type, offset, limit) or ([], False)
+    out: dict = {"results": results}
+    if more:
+        out["paging"] = _next(req, encode_cursor("a", offset + limit))
     return 200, out
 
 

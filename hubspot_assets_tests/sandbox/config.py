@@ -36,6 +36,9 @@ class AccountSpec:
     `hs_lastmodifieddate` millisecond (None: 10,500 when contacts >= 21,000).
     `big_company_contacts`: contacts all associated to the first company
     (None: 1,200 when contacts >= 2,400).
+    `search_lag_seconds`: CRM search does not yet find records changed (or
+    created) in the last N seconds of the wall clock, as HubSpot's search
+    index lags writes; list, read and batch read see them at once.
     """
 
     portal_id: int
@@ -47,6 +50,7 @@ class AccountSpec:
     bulk_import: int | None = None
     big_company_contacts: int | None = None
     extra_tokens: tuple[str, ...] = ()  # more apps (tokens) on the same account
+    search_lag_seconds: float = 0.0
 
     def __post_init__(self):
         object.__setattr__(self, "denied_types", frozenset(self.denied_types))

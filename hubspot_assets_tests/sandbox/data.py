@@ -360,11 +360,12 @@ class RecordStore:
         return (a, b) if a < b else (0, 0)
 
     def search(self, groups: list[tuple], by_lastmod: bool, descending: bool,
-               offset: int, limit: int) -> tuple[int, list[int]]:
+               offset: int, limit: int, indexed_until: int | None = None) -> tuple[int, list[int]]:
         """(total, page of indices) of live records matching any group.
 
         Each group is (lm_lo, lm_hi, id_lo, id_hi), inclusive, None = open.
-        Order: (lastmod, id) or id, ascending or descending.
+        Order: (lastmod, id) or id, ascending or descending. `indexed_until`:
+        records changed after this epoch ms are not in the index yet (hidden).
         """
         intervals = sorted(r for r in (self._index_range(*g) for g in groups) if r[0] < r[1])
         merged: list[list[int]] = []
@@ -387,7 +388,8 @@ class RecordStore:
                     return True
             return False
 
-        extra = [i for i, ov in self.overlay.items() if ov.archived_at is None and matches(i, ov)]
+        extra = [i for i, ov in self.overlay.items() if ov.archived_at is None and matches(i, ov)
+                 and (indexed_until is None or ov.lastmod <= indexed_until)]
         total += len(extra)
         if by_lastmod:
             def key(i):

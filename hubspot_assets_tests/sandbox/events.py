@@ -64,6 +64,11 @@ class EventStream:
             props = {"hs_email_campaign_id": str(h % 90_000 + 10_000), "hs_device_type": "COMPUTER"}
         else:
             props = {"plan": _PLANS[h % len(_PLANS)], "seats": str(1 + h % 50)}
+        # Event property values are strings (`ExternalUnifiedEvent.properties`,
+        # additionalProperties string, in HubSpot-public-api-spec-collection
+        # PublicApiSpecs/Events/Events/Rollouts/147897/v3/events.json): an
+        # unset property is absent, never null.
+        props = {key: value for key, value in props.items() if value is not None}
         return {"objectType": "contact", "objectId": self.object_id(k), "eventType": self.name,
                 "occurredAt": iso_ms(self.occurred(k)), "id": uuid_from(h, mix2(self.salt, k)),
                 "properties": props}

@@ -15,7 +15,7 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
-from . import api, property_history, reference_data, truth
+from . import api, marketing, property_history, reference_data, truth
 from .account import Account
 from .config import SETTABLE, SandboxConfig
 from .faults import HTML_ERROR_PAGE, NON_JSON_BODY, FaultInjector
@@ -37,6 +37,8 @@ ROUTES = [
     ("POST", rf"/crm/v3/objects/{_T}/batch/read", "objects.batch_read",
      _sensitive(property_history.with_history(api.batch_read)), None),
     ("GET", rf"/crm/v3/objects/{_T}/{_T}", "objects.get", _sensitive(api.get_object), None),
+    ("GET", rf"/crm/v3/objects/{_T}/{_T}/associations/{_T}", "associations.object_v3",
+     api.object_associations_v3, None),
     ("GET", r"/events/v3/events/event-types", "events.types", api.event_types, None),
     ("GET", r"/events/v3/events/?", "events.list", api.list_events, None),
     ("POST", rf"/crm/v4/associations/{_T}/{_T}/batch/read", "associations.batch_read",
@@ -49,6 +51,10 @@ ROUTES = [
      api.object_associations, None),
     ("GET", r"/crm/v3/owners/?", "owners.list", reference_data.list_owners, None),
     ("GET", rf"/crm/v3/pipelines/{_T}", "pipelines.list", reference_data.list_pipelines, None),
+    ("POST", r"/crm/v3/lists/search", "lists.search", marketing.search_lists, None),
+    ("GET", r"/crm/v3/lists/?", "lists.get", marketing.get_lists, None),
+    ("GET", rf"/crm/v3/lists/{_T}/memberships", "lists.memberships",
+     marketing.list_memberships, None),
 ]
 _COMPILED = [(m, re.compile(p + r"\Z"), name, fn, kind) for m, p, name, fn, kind in ROUTES]
 
@@ -309,7 +315,10 @@ class _Handler(BaseHTTPRequestHandler):
                 time.sleep(sb.config.slow_ms / 1000)
             if body is _BAD_JSON:
                 raise api.bad_request("Invalid input JSON on line 1")
-            req = api.Request(account, params, body, sb.config.association_page_size)
+            # Paging links name the host the client called (HubSpot's are absolute).
+            host = self.headers.get("Host") or f"{sb.config.host}:{sb.port}"
+            req = api.Request(account, params, body, sb.config.association_page_size,
+                              base_url=f"http://{host}", path=path)
             with account.lock:
                 status, out = fn(req, *args)
             self._json(status, out, headers=headers, truncate=fault == "truncate")

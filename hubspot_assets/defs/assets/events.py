@@ -1,5 +1,6 @@
 """The events asset."""
 
+from itertools import chain
 from typing import Any
 
 import dagster as dg
@@ -8,18 +9,22 @@ from hubspot_assets.defs.assets.stage import stage_asset, stored_data, stream_st
 from hubspot_assets.defs.assets.sync_config import SyncConfig, stage_checkpoint
 from hubspot_assets.defs.resources import HubSpotResource, MongoResource
 from hubspot_assets.extract.events import event_records
+from hubspot_assets.extract.marketing import membership_records
 
 
 @stage_asset(
     description="Events of every event type (GET /events/v3/events), streamed: all on the "
-    "first run (or with full_refresh), afterwards those occurred since each type's watermark.",
-    code_version="2",
+    "first run (or with full_refresh), afterwards those occurred since each type's watermark; "
+    "and the members of every list changed since its watermark, each list read whole.",
+    code_version="3",
 )
 def events(context: dg.AssetExecutionContext, config: SyncConfig, hubspot: HubSpotResource,
            mongo: MongoResource, event_types: Any) -> Any:
     """The events of the discovered event types (new ones only, once watermarked)."""
     types = [data["eventType"] for data in stored_data(event_types)]
     checkpoint = stage_checkpoint(context, mongo, config.policy())
-    return stream_stage(context, hubspot, lambda client, _, report: event_records(
-        client, types, report, max_workers=hubspot.settings.max_in_flight, plan=checkpoint.plan),
+    workers = hubspot.settings.max_in_flight
+    return stream_stage(context, hubspot, lambda client, _, report: chain(
+        event_records(client, types, report, max_workers=workers, plan=checkpoint.plan),
+        membership_records(client, report, max_workers=workers, plan=checkpoint.plan)),
         checkpoint)

@@ -121,3 +121,85 @@ def test_per_object_associations_endpoint(sb):
     http = Http(sb)
     first = http.get("/crm/v4/objects/companies/100000001/associations/contacts", {"limit": 100}).json()
     assert len(first["results"]) == 100 and first["paging"]["next"]["after"]
+
+
+def test_v4_pages_leave_link_out_instead_of_null(sb):
+    r = Http(sb).post("/crm/v4/associations/companies/contacts/batch/read",
+                      {"inputs": [{"id": "100000001"}]})
+    nxt = r.json()["results"][0]["paging"]["next"]
+    assert nxt["after"] and "link" not in nxt
+
+
+def _v3_all(http, object_type, object_id, to_type, limit=20):
+    out, after = [], None
+    while True:
+        params = {"limit": limit, **({"after": after} if after else {})}
+        r = http.get(f"/crm/v3/objects/{object_type}/{object_id}/associations/{to_type}", params)
+        assert r.status_code == 200, r.text
+        out += r.json()["results"]
+        after = r.json().get("paging", {}).get("next", {}).get("after")
+        if not after:
+            return out
+
+
+@pytest.mark.parametrize("from_type,to_type", [("companies", "contacts"), ("contact", "company"),
+                                               ("deals", "contacts")])
+def test_v3_per_object_path_matches_truth(sb, from_type, to_type):
+    http = Http(sb)
+    account = sb.account(DEMO_PORTAL_ID)
+    plural = {"contact": "contacts", "company": "companies"}
+    expected = {}
+    for f, t in truth.iter_associations(account, plural.get(from_type, from_type),
+                                        plural.get(to_type, to_type)):
+        expected.setdefault(f, set()).add(str(t["toObjectId"]))
+    for from_id in list(expected)[:3]:
+        got = _v3_all(http, from_type, from_id, to_type)
+        assert {a["id"] for a in got} == expected[from_id]
+        assert all(set(a) == {"id", "type"} and a["type"] for a in got)
+
+
+def test_inline_associations_on_list_and_read(sb):
+    http = Http(sb)
+    company = "100000001"
+    read = http.get(f"/crm/v3/objects/companies/{company}",
+                    {"associations": "contacts,deals,no_such_type", "properties": "name"}).json()
+    contacts = read["associations"]["contacts"]
+    assert len({a["id"] for a in contacts["results"]}) == 50 and contacts["paging"]["next"]["after"]
+    link = contacts["paging"]["next"]["link"]
+    assert link.startswith(f"{sb.url}/crm/v3/objects/companies/{company}/associations/contacts?")
+    # The inline cursor pages on through the v3 per-object path (via its link).
+    rest = http.session.get(link, timeout=30).json()["results"]
+    everyone = {a["id"] for a in _v3_all(http, "companies", company, "contacts", limit=500)}
+    first_ids = {a["id"] for a in contacts["results"]}
+    assert first_ids.isdisjoint(a["id"] for a in rest)
+    assert first_ids | {a["id"] for a in rest} == everyone
+    assert "no_such_type" not in read["associations"]
+    types = {a["type"] for a in contacts["results"]}
+    assert "company_to_contact_unlabeled" in types and "company_to_contact" in types
+
+    page = http.get("/crm/v3/objects/contacts", [("limit", 30), ("associations", "companies"),
+                                                 ("associations", "deal")]).json()
+    account = sb.account(DEMO_PORTAL_ID)
+    expected = {}
+    for f, t in truth.iter_associations(account, "contacts", "companies"):
+        expected.setdefault(f, set()).add(str(t["toObjectId"]))
+    for record in page["results"]:
+        got = {a["id"] for a in record.get("associations", {}).get("companies", {}).get("results", [])}
+        assert got == expected.get(record["id"], set())
+    assert any("deals" in r.get("associations", {}) for r in page["results"])
+    # Without associations= no record carries the key.
+    plain = http.get("/crm/v3/objects/contacts", {"limit": 30}).json()["results"]
+    assert all("associations" not in r for r in plain)
+
+
+def test_custom_object_associations_on_the_v3_paths(sb):
+    http = Http(sb)
+    schema = next(s for s in http.get("/crm/v3/schemas").json()["results"] if s["name"] == "pets")
+    pets = http.get(f"/crm/v3/objects/{schema['objectTypeId']}",
+                    {"limit": 10, "associations": "contacts"}).json()["results"]
+    linked = [p for p in pets if "associations" in p]
+    assert linked and all(a["type"] == "pet_to_contact_unlabeled"
+                          for p in linked for a in p["associations"]["contacts"]["results"])
+    pet = linked[0]
+    got = _v3_all(http, schema["fullyQualifiedName"], pet["id"], "contact")
+    assert got == pet["associations"]["contacts"]["results"]

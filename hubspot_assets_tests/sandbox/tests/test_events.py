@@ -65,3 +65,32 @@ def test_time_and_object_filters(sb):
     everything = _all(http, limit=50)
     assert len(everything) == 75 * len(account.events)
     assert iso_ms(parse_time(lo)) == lo
+
+
+def test_property_values_are_strings_never_null(sb):
+    events = _all(Http(sb), eventType="e_visited_page", limit=100)
+    assert events and all(isinstance(v, str) for e in events for v in e["properties"].values())
+    # Some page views have no referrer: the property is absent, not null.
+    assert any("hs_referrer" not in e["properties"] for e in events)
+    assert any("hs_referrer" in e["properties"] for e in events)
+
+
+def test_default_order_newest_first_and_both_sort_spellings(sb):
+    http = Http(sb)
+    default = [e["occurredAt"] for e in _all(http, eventType="e_visited_page")]
+    assert default == sorted(default, reverse=True)
+    for word, newest_first in (("DESCENDING", True), ("-occurredAt", True), ("ASCENDING", False),
+                               ("occurredAt", False)):
+        got = [e["occurredAt"] for e in _all(http, eventType="e_visited_page", sort=word)]
+        assert got == sorted(default, reverse=newest_first), word
+
+
+def test_next_link_is_absolute_and_followable(sb):
+    http = Http(sb)
+    first = http.get("/events/v3/events", {"eventType": "e_visited_page", "limit": 10,
+                                           "sort": "ASCENDING"}).json()
+    link = first["paging"]["next"]["link"]
+    assert link.startswith(sb.url + "/events/v3/events?") and "eventType=e_visited_page" in link
+    followed = http.session.get(link, timeout=30).json()
+    assert len(followed["results"]) == 10
+    assert followed["results"][0]["occurredAt"] > first["results"][-1]["occurredAt"]

@@ -65,15 +65,17 @@ def test_properties_repeated_or_comma_joined_and_nulls(sb):
     names = [p["name"] for p in http.get("/crm/v3/properties/contacts").json()["results"]][:40]
     repeated = http.get("/crm/v3/objects/contacts", [("limit", 20)] + [("properties", n) for n in names])
     joined = http.get("/crm/v3/objects/contacts", {"limit": 20, "properties": ",".join(names)})
-    assert repeated.json() == joined.json()
+    assert repeated.json()["results"] == joined.json()["results"]
     recs = repeated.json()["results"]
-    assert all(set(r["properties"]) == set(names) for r in recs)
+    # HubSpot adds the id and the create/modify dates to whatever is asked for.
+    always = {"createdate", "lastmodifieddate", "hs_object_id"}
+    assert all(set(r["properties"]) == set(names) | always for r in recs)
     values = [v for r in recs for v in r["properties"].values()]
     assert None in values and any(isinstance(v, str) for v in values)
     assert all(v is None or isinstance(v, str) for v in values)
     # Unknown names are ignored, like HubSpot does.
     odd = http.get("/crm/v3/objects/contacts", {"limit": 1, "properties": "email,no_such_prop"})
-    assert set(odd.json()["results"][0]["properties"]) == {"email"}
+    assert set(odd.json()["results"][0]["properties"]) == {"email"} | always
 
 
 @pytest.mark.parametrize("flag", ["true", "True"])
@@ -112,12 +114,76 @@ def test_object_type_by_name_id_and_fully_qualified_name(sb):
     http = Http(sb)
     by_name = http.get("/crm/v3/objects/contacts", {"limit": 5}).json()
     by_id = http.get("/crm/v3/objects/0-1", {"limit": 5}).json()
-    assert by_name == by_id
+    by_singular = http.get("/crm/v3/objects/contact", {"limit": 5}).json()
+    assert by_name["results"] == by_id["results"] == by_singular["results"]
     schema = http.get("/crm/v3/schemas").json()["results"][0]
     by_fqn = http.get(f"/crm/v3/objects/{schema['fullyQualifiedName']}", {"limit": 5}).json()
     by_type_id = http.get(f"/crm/v3/objects/{schema['objectTypeId']}", {"limit": 5}).json()
-    assert by_fqn == by_type_id and len(by_fqn["results"]) == 5
+    assert by_fqn["results"] == by_type_id["results"] and len(by_fqn["results"]) == 5
     assert http.get("/crm/v3/objects/nonsense").status_code == 400
+
+
+@pytest.mark.parametrize("singular,plural", [("contact", "contacts"), ("company", "companies"),
+                                             ("deal", "deals"), ("ticket", "tickets"),
+                                             ("line_item", "line_items"), ("note", "notes")])
+def test_singular_names_everywhere(sb, singular, plural):
+    http = Http(sb)
+    listed = http.get(f"/crm/v3/objects/{singular}", {"limit": 3})
+    assert listed.status_code == 200, listed.text
+    assert listed.json()["results"] == http.get(f"/crm/v3/objects/{plural}", {"limit": 3}).json()["results"]
+    rid = listed.json()["results"][0]["id"]
+    assert http.get(f"/crm/v3/objects/{singular}/{rid}").json()["id"] == rid
+    assert http.post(f"/crm/v3/objects/{singular}/batch/read", {"inputs": [{"id": rid}]}).json()[
+        "results"][0]["id"] == rid
+    assert http.search(singular, {"limit": 1}).json()["total"] == http.search(plural, {"limit": 1}).json()["total"]
+    assert http.get(f"/crm/v3/properties/{singular}").json() == http.get(f"/crm/v3/properties/{plural}").json()
+
+
+def test_next_link_is_absolute_and_keeps_the_query(sb):
+    """HubSpot's `paging.next.link` is the whole next URL: following it as is
+    gives the next page with the same limit and properties."""
+    http = Http(sb)
+    first = http.get("/crm/v3/objects/contacts", {"limit": 4, "properties": "email,firstname"}).json()
+    link = first["paging"]["next"]["link"]
+    assert link.startswith(sb.url + "/crm/v3/objects/contacts?")
+    followed = http.session.get(link, timeout=30).json()
+    second = http.get("/crm/v3/objects/contacts", {"limit": 4, "properties": "email,firstname",
+                                                   "after": first["paging"]["next"]["after"]}).json()
+    assert followed == second and len(followed["results"]) == 4
+    assert {"email", "firstname"} <= set(followed["results"][0]["properties"])
+    assert "after=" in link and link.count("after=") == 1
+    # The link of the followed page carries the query again, with the new cursor.
+    assert followed["paging"]["next"]["link"].count("after=") == 1
+
+
+def test_default_properties_always_returned(sb):
+    http = Http(sb)
+    contact = http.get("/crm/v3/objects/contacts", {"limit": 1, "properties": "email"}).json()["results"][0]
+    assert set(contact["properties"]) == {"email", "createdate", "lastmodifieddate", "hs_object_id"}
+    company = http.get("/crm/v3/objects/companies", {"limit": 1, "properties": "name"}).json()["results"][0]
+    assert set(company["properties"]) == {"name", "createdate", "hs_lastmodifieddate", "hs_object_id"}
+    schema = http.get("/crm/v3/schemas").json()["results"][0]
+    pet = http.get(f"/crm/v3/objects/{schema['objectTypeId']}", {"limit": 1, "properties": "name"}).json()
+    assert set(pet["results"][0]["properties"]) == {"name", "hs_createdate", "hs_lastmodifieddate",
+                                                     "hs_object_id"}
+    read = http.get(f"/crm/v3/objects/contacts/{contact['id']}", {"properties": "email"}).json()
+    batch = http.post("/crm/v3/objects/contacts/batch/read",
+                      {"inputs": [{"id": contact["id"]}], "properties": ["email"]}).json()["results"][0]
+    found = http.search("contacts", {"properties": ["email"], "limit": 1}).json()["results"][0]
+    for record in (read, batch, found):
+        assert set(record["properties"]) == set(contact["properties"])
+
+
+def test_batch_read_archived_is_a_query_parameter(sb):
+    http = Http(sb)
+    gone = http.get("/crm/v3/objects/contacts", {"archived": "true", "limit": 2}).json()["results"]
+    ids = [{"id": r["id"]} for r in gone]
+    as_query = http.post("/crm/v3/objects/contacts/batch/read?archived=true", {"inputs": ids})
+    assert as_query.status_code == 200 and [r["id"] for r in as_query.json()["results"]] == [
+        r["id"] for r in gone]
+    assert all(r["archived"] for r in as_query.json()["results"])
+    # Without it, archived ids are missing (207), as for live ids with archived=true.
+    assert http.post("/crm/v3/objects/contacts/batch/read", {"inputs": ids}).status_code == 207
 
 
 def test_schemas_both_paths(sb):

@@ -106,7 +106,8 @@ def test_limits_properties_and_validation(sb):
     http = Http(sb)
     page = http.search("contacts", {"limit": 200, "properties": ["email", "firstname"]}).json()
     assert len(page["results"]) == 200 and page["paging"]["next"]["after"] == "200"
-    assert set(page["results"][0]["properties"]) == {"email", "firstname"}
+    assert set(page["results"][0]["properties"]) == {"email", "firstname", "createdate",
+                                                     "lastmodifieddate", "hs_object_id"}
     default = http.search("contacts", {}).json()
     assert len(default["results"]) == 10
     assert set(default["results"][0]["properties"]) == {"createdate", "email", "firstname", "hs_object_id",

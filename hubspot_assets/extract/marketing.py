@@ -1,0 +1,112 @@
+"""Marketing data outside the CRM object APIs: lists (records stage) and their
+memberships (events stage). See docs/marketing.md.
+
+Lists. Every run searches every list (one call per 500 lists: HubSpot's list
+search has no "changed since" filter); the filter definitions, which only the
+multi-list fetch returns, are read for the lists whose `filtersUpdatedAt` or
+`updatedAt` lies after the `lists` unit's watermark (all of them on a full run).
+
+Memberships. HubSpot lists a list's current members and nothing about removed
+ones, so a membership change is seen by reading the whole list again and
+comparing (like the association sweep). A list is read again only when it
+may have changed since its own watermark (unit `list:{listId}`): its
+`hs_last_record_added_at`, `hs_last_record_removed_at`, `updatedAt` or
+`filtersUpdatedAt` lies after it. Each complete read ends with a
+`list_membership_sweep` record (how many members, when), which is what lets
+the consolidation mark removed members exactly; a read that fails stores no
+sweep, keeps the old watermark and is read again next run.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from hubspot_assets.extract.units import StageReport, interleave
+from hubspot_assets.hubspot import marketing
+from hubspot_assets.stream.records import LIST, LIST_DEFINITION, LIST_MEMBERSHIP, LIST_SWEEP, \
+    StreamRecord
+from hubspot_assets.sync.plan import SyncPlan
+from hubspot_assets.timestamps import epoch_ms, iso
+
+LISTS_UNIT = "lists"
+MEMBERSHIP_LISTS_UNIT = "lists (for memberships)"
+#: `additionalProperties` of a searched list that move when its members change.
+MEMBER_CHANGE_FIELDS = ("hs_last_record_added_at", "hs_last_record_removed_at")
+
+
+def list_unit(list_id: str) -> str:
+    """The watermark unit of one list's memberships."""
+    return f"list:{list_id}"
+
+
+def changed_at(found: dict[str, Any], *fields: str) -> int:
+    """The latest of a searched list's named timestamps (epoch ms; 0 if none)."""
+    extra = found.get("additionalProperties") or {}
+    marks = [epoch_ms(found.get(f)) for f in fields] + [epoch_ms(extra.get(f)) for f in fields]
+    return max([m for m in marks if m is not None], default=0)
+
+
+def list_records(client: Any, report: StageReport,
+                 plan: SyncPlan | None = None) -> Iterator[StreamRecord]:
+    """Every list (as searched) and the filter definitions of those changed since the
+    `lists` watermark."""
+    plan = plan or SyncPlan.full()
+
+    def fetch() -> Iterator[StreamRecord]:
+        since = plan.since(LISTS_UNIT)
+        found = marketing.search_lists(client)
+        for item in found:
+            report.count("lists")
+            yield StreamRecord(LIST, item.get("objectTypeId"), str(item["listId"]), item,
+                               item.get("updatedAt"))
+        changed = [str(item["listId"]) for item in found
+                   if since is None or changed_at(item, "updatedAt", "filtersUpdatedAt") >= since]
+        for start in range(0, len(changed), marketing.LISTS_BATCH_SIZE):
+            for definition in marketing.get_lists(
+                    client, changed[start:start + marketing.LISTS_BATCH_SIZE]):
+                report.count("list_definitions")
+                yield StreamRecord(LIST_DEFINITION, definition.get("objectTypeId"),
+                                   str(definition["listId"]), definition,
+                                   definition.get("filtersUpdatedAt"))
+
+    yield from report.guarded(LISTS_UNIT, plan.track(LISTS_UNIT, fetch))
+
+
+def membership_records(client: Any, report: StageReport, *, max_workers: int,
+                       plan: SyncPlan | None = None) -> Iterator[StreamRecord]:
+    """The members of every list that may have changed since its watermark, each list
+    read whole and closed by a sweep record."""
+    plan = plan or SyncPlan.full()
+    found = list(report.guarded(MEMBERSHIP_LISTS_UNIT, lambda: marketing.search_lists(client)))
+    due = []
+    for item in found:
+        unit = list_unit(str(item["listId"]))
+        since = plan.since(unit)
+        if since is None or changed_at(item, "updatedAt", "filtersUpdatedAt",
+                                       *MEMBER_CHANGE_FIELDS) >= since:
+            due.append(item)
+        else:
+            plan.expect(unit)  # unchanged: complete without a call
+            report.count("lists_unchanged")
+
+    def sweep(item: dict[str, Any]) -> Iterator[StreamRecord]:
+        list_id, type_id = str(item["listId"]), item.get("objectTypeId")
+
+        def read() -> Iterator[StreamRecord]:
+            members = 0
+            for member in marketing.iter_memberships(client, list_id):
+                members += 1
+                yield StreamRecord(LIST_MEMBERSHIP, list_id, str(member["recordId"]), member,
+                                   member.get("membershipTimestamp"))
+            report.count("list_memberships", members)
+            report.count("lists_swept")
+            swept_at = iso(plan.started_ms)
+            yield StreamRecord(LIST_SWEEP, list_id, f"{list_id}@{swept_at}",
+                               {"listId": list_id, "objectTypeId": type_id, "members": members,
+                                "sweptAt": swept_at}, swept_at)
+
+        yield from report.guarded(f"memberships of list {list_id}",
+                                  plan.track(list_unit(list_id), read))
+
+    yield from interleave(due, sweep, max_workers=max_workers)

@@ -1,0 +1,98 @@
+"""Reads of HubSpot's marketing data outside the CRM object APIs: lists and their members.
+
+Endpoints as HubSpot documents them today (HubSpot-public-api-spec-collection
+`PublicApiSpecs/CRM/Lists/Rollouts/144891/v3/lists.json`, scope `crm.lists.read`,
+every tier: `x-hubspot-product-tier-requirements` sales/service/crmHub FREE):
+
+- `POST /crm/v3/lists/search` (ListSearchRequest: `offset`, `count` max 500,
+  `additionalProperties`; ListSearchResponse: `lists`, `hasMore`, `offset`,
+  `total`). Every list, with `hs_list_size`, `hs_last_record_added_at` and
+  `hs_last_record_removed_at` among its default `additionalProperties`.
+- `GET /crm/v3/lists/?listIds=..&includeFilters=true` (ListsByIdResponse:
+  `lists` of PublicObjectList with `filterBranch`): the filter definitions.
+- `GET /crm/v3/lists/{listId}/memberships` (`after`, `limit` max 250;
+  ApiCollectionResponseJoinTimeAndRecordId: `results` of `recordId` and
+  `membershipTimestamp`, `paging.next.after`): the current members, by recordId.
+
+Each function returns or yields a whole listing or raises, like `reference.py`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from .client import _seg
+from .errors import MalformedResponse
+from .paging import ListingGuard, check_page, iter_pages, results_of
+
+LISTS_SEARCH_PATH = "/crm/v3/lists/search"
+LISTS_PATH = "/crm/v3/lists/"
+MEMBERSHIPS_ENDPOINT = "/crm/v3/lists/{listId}/memberships"
+#: ListSearchRequest `count`: "The max `count` is `500`".
+LISTS_PAGE_SIZE = 500
+#: The multi-list fetch documents no maximum; 100 ids keep its URL short.
+LISTS_BATCH_SIZE = 100
+#: Memberships `limit`: "The maximum `limit` is 250".
+MEMBERSHIPS_PAGE_SIZE = 250
+
+
+def search_lists(client: Any) -> list[dict]:
+    """Every list of the account (all object types and processing types), all pages."""
+    what = f"POST {LISTS_SEARCH_PATH}"
+    guard = ListingGuard(what, client.limits)
+    found: list[dict] = []
+    offset = 0
+    while True:
+        page = client._post(LISTS_SEARCH_PATH, LISTS_SEARCH_PATH,
+                            {"offset": offset, "count": LISTS_PAGE_SIZE,
+                             "additionalProperties": []}, check=_check_search_page)
+        found.extend(page["lists"])
+        more = page["hasMore"]
+        guard.page((str(item["listId"]) for item in page["lists"]),
+                   str(page["offset"]) if more else None)
+        if not more:
+            return found
+        offset = page["offset"]
+
+
+def _check_search_page(page: Any) -> None:
+    if not isinstance(page, dict) or not isinstance(page.get("lists"), list):
+        raise MalformedResponse("lists search: the page has no 'lists' list")
+    if not isinstance(page.get("hasMore"), bool) or not isinstance(page.get("offset"), int):
+        raise MalformedResponse("lists search: 'hasMore' or 'offset' missing or malformed")
+    for item in page["lists"]:
+        if not isinstance(item, dict) or item.get("listId") in (None, ""):
+            raise MalformedResponse(f"lists search: a list without 'listId': {str(item)[:80]}")
+
+
+def get_lists(client: Any, list_ids: list[str]) -> list[dict]:
+    """The definitions (with `filterBranch`) of up to LISTS_BATCH_SIZE lists; a list
+    deleted since it was searched is simply not returned."""
+    if len(list_ids) > LISTS_BATCH_SIZE:
+        raise ValueError(f"at most {LISTS_BATCH_SIZE} list ids per fetch, not {len(list_ids)}")
+    page = client._get(LISTS_PATH, LISTS_PATH,
+                       params={"listIds": list(list_ids), "includeFilters": "true"},
+                       check=_check_lists)
+    return page["lists"]
+
+
+def _check_lists(page: Any) -> None:
+    if not isinstance(page, dict) or not isinstance(page.get("lists"), list):
+        raise MalformedResponse("lists fetch: the response has no 'lists' list")
+
+
+def iter_memberships(client: Any, list_id: str) -> Iterator[dict]:
+    """Every current member of one list (`recordId`, `membershipTimestamp`), lazily."""
+    path = f"/crm/v3/lists/{_seg(list_id)}/memberships"
+
+    def fetch(after: str | None) -> dict:
+        params: dict[str, Any] = {"limit": MEMBERSHIPS_PAGE_SIZE}
+        if after:
+            params["after"] = after
+        return client._get(path, MEMBERSHIPS_ENDPOINT, params=params,
+                           check=lambda page: check_page(page, "list memberships", "recordId"))
+
+    what = f"GET {MEMBERSHIPS_ENDPOINT} ({list_id})"
+    for page in iter_pages(fetch, what, key="recordId", limits=client.limits):
+        yield from results_of(page, what, key="recordId")

@@ -1,0 +1,280 @@
+"""Lists and list memberships, as HubSpot's lists v3 API serves them.
+
+Shapes, paging and limits follow HubSpot-public-api-spec-collection
+`PublicApiSpecs/CRM/Lists/Rollouts/144891/v3/lists.json` and the official
+client's `hubspot.crm.lists` models:
+
+- `POST /crm/v3/lists/search`: ListSearchRequest (`offset` default 0, `count`
+  default 20 "max 500", `query` on the name, `listIds`, `processingTypes`,
+  `additionalProperties`); ListSearchResponse (`lists`, `hasMore`, `offset`,
+  `total`) of PublicObjectListSearchResult, whose `additionalProperties` hold by
+  default `hs_list_size`, `hs_last_record_added_at`, `hs_last_record_removed_at`,
+  `hs_folder_name`, `hs_list_reference_count` ("properties ... empty for a
+  particular list are not included").
+- `GET /crm/v3/lists/?listIds=&includeFilters=`: ListsByIdResponse (`lists` of
+  PublicObjectList; `filterBranch` only with includeFilters=true, `size`);
+  ids of deleted lists are left out.
+- `GET /crm/v3/lists/{listId}/memberships`: `after`/`before`, `limit` (default
+  100, "The maximum `limit` is 250"), results JoinTimeAndRecordId
+  (`recordId`, `membershipTimestamp`) in ascending recordId order, `total`,
+  `paging.next.after`; an unknown list answers 404.
+All need `crm.lists.read` (a token without it: `denied_types={"lists"}`); the
+API's tier requirements include FREE for sales, service and crmHub, so every
+tier has it.
+
+Nothing is stored: lists and memberships are a pure function of the seed, the
+records and the `advance` steps (`account.step_times`, the clock at the end
+of each step, so incremental syncs keyed on real time see the changes):
+
+- contacts lists 1-4 and a companies list 5 exist from the start; DYNAMIC and
+  MANUAL lists gain and lose a few members every step, a SNAPSHOT list never
+  gains any; a record deleted by `advance` leaves every list;
+- every even step changes the filters of one DYNAMIC list; every third step
+  creates a MANUAL list; step 4 deletes list 2.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .account import Account
+from .api import ApiError, Request, bad_request, error_body, missing_scope
+from .encoding import decode_cursor, encode_cursor, iso_ms, mix2
+
+LISTS_SCOPE = "crm.lists.read"
+SEARCH_COUNT_DEFAULT, SEARCH_COUNT_MAX = 20, 500
+MEMBERSHIPS_LIMIT_DEFAULT, MEMBERSHIPS_LIMIT_MAX = 100, 250
+BASE_MS = 1_672_531_200_000  # 2023-01-01T00:00:00Z: when the base lists were made
+CREATOR_ID = "9000001"
+TOGGLE_ONE_IN = 23           # each step toggles about one record in 23 of a changing list
+
+
+@dataclass
+class ListDef:
+    list_id: str
+    name: str
+    object_type_id: str
+    processing_type: str      # MANUAL | DYNAMIC | SNAPSHOT
+    one_in: int               # a record is a base member when its hash is 0 mod one_in
+    created_step: int = 0
+    deleted_step: int | None = None
+    filter_value: str = "subscriber"
+    filter_step: int = 0      # the step that last changed its filters
+    version: int = 1
+
+
+BASE_LISTS = (
+    ("1", "Newsletter subscribers", "0-1", "DYNAMIC", 3),
+    ("2", "Trade show leads", "0-1", "MANUAL", 5),
+    ("3", "Customers snapshot", "0-1", "SNAPSHOT", 4),
+    ("4", "Re-engagement", "0-1", "DYNAMIC", 7),
+    ("5", "Key accounts", "0-2", "DYNAMIC", 2),
+)
+STORE_OF_TYPE = {"0-1": "contacts", "0-2": "companies"}
+DELETE_STEP, DELETED_LIST = 4, "2"
+
+
+def list_defs(account: Account, include_deleted: bool = False) -> list[ListDef]:
+    """Every list as of the account's current step, by list id."""
+    out = [ListDef(*row) for row in BASE_LISTS]
+    dynamic = [d for d in out if d.processing_type == "DYNAMIC"]
+    for step in range(1, account.step_count + 1):
+        if step % 2 == 0:
+            changed = dynamic[mix2(account.spec.seed, 700 + step) % len(dynamic)]
+            changed.filter_value = f"segment-{step}"
+            changed.filter_step, changed.version = step, changed.version + 1
+        if step % 3 == 0:
+            out.append(ListDef(str(100 + step), f"Webinar {step} attendees", "0-1", "MANUAL", 6,
+                               created_step=step))
+        if step == DELETE_STEP:
+            next(d for d in out if d.list_id == DELETED_LIST).deleted_step = step
+    return [d for d in out if include_deleted or d.deleted_step is None]
+
+
+def step_time(account: Account, step: int) -> int:
+    """When `advance` step `step` ended (step 0: the base lists' creation)."""
+    return BASE_MS if step == 0 else account.step_times[step - 1]
+
+
+@dataclass
+class Membership:
+    members: dict[int, int]   # record id -> membershipTimestamp (ms)
+    last_added: int | None
+    last_removed: int | None
+
+
+def memberships(account: Account, d: ListDef) -> Membership:
+    """Replay one list's membership over the account's steps (cached per state)."""
+    store = account.stores[STORE_OF_TYPE[d.object_type_id]]
+    key = (d.list_id, account.step_count, store.total, store.counts())
+    cache = account.__dict__.setdefault("_list_memberships", {})
+    if key in cache:
+        return cache[key]
+    seed = account.spec.seed
+    salt = mix2(seed, 500 + int(d.list_id))
+    created = step_time(account, d.created_step)
+    members: dict[int, int] = {}
+    last_added = last_removed = None
+    steps = [(s, step_time(account, s)) for s in range(d.created_step + 1, account.step_count + 1)]
+    for i in range(store.total):
+        if i < store.n and store.base_archived(i):
+            continue  # deleted before any list existed
+        rid = store.record_id(i)
+        born = store.createdate(i)
+        gone = store.archived_at(i)
+        member = mix2(salt, rid) % d.one_in == 0
+        joined = max(created, born)
+        if member and (gone is None or gone > joined):
+            last_added = max(last_added or 0, joined) if born > created else last_added
+        for s, at in steps:
+            if gone is not None and gone <= at:
+                break
+            if at <= born or d.processing_type == "SNAPSHOT":
+                continue
+            if mix2(salt, rid * 1_000 + s) % TOGGLE_ONE_IN == 0:
+                member = not member
+                if member:
+                    joined, last_added = at, max(last_added or 0, at)
+                else:
+                    last_removed = max(last_removed or 0, at)
+        if gone is not None and gone > created:
+            if member:
+                last_removed = max(last_removed or 0, gone)
+            continue
+        if member:
+            members[rid] = joined
+    result = Membership(members, last_added, last_removed)
+    if len(cache) > 64:
+        cache.clear()
+    cache[key] = result
+    return result
+
+
+def _filter_branch(d: ListDef) -> dict | None:
+    """A DYNAMIC or SNAPSHOT list's definition (PublicOrFilterBranch of one AND branch)."""
+    if d.processing_type == "MANUAL":
+        return None
+    prop = "lifecyclestage" if d.object_type_id == "0-1" else "type"
+    return {"filterBranchType": "OR", "filterBranchOperator": "OR", "filters": [],
+            "filterBranches": [{
+                "filterBranchType": "AND", "filterBranchOperator": "AND", "filterBranches": [],
+                "filters": [{"filterType": "PROPERTY", "property": prop, "operation": {
+                    "operationType": "ENUMERATION", "operator": "IS_ANY_OF",
+                    "includeObjectsWithNoValueSet": False, "values": [d.filter_value]}}]}]}
+
+
+def _base_json(account: Account, d: ListDef) -> dict:
+    changed = step_time(account, max(d.created_step, d.filter_step))
+    return {
+        "listId": d.list_id, "listVersion": d.version, "name": d.name,
+        "objectTypeId": d.object_type_id, "processingStatus": "COMPLETE",
+        "processingType": d.processing_type,
+        "createdAt": iso_ms(step_time(account, d.created_step)), "createdById": CREATOR_ID,
+        "updatedAt": iso_ms(changed), "updatedById": CREATOR_ID,
+        "filtersUpdatedAt": iso_ms(changed),
+    }
+
+
+def search_json(account: Account, d: ListDef) -> dict:
+    """One PublicObjectListSearchResult with HubSpot's default additionalProperties."""
+    m = memberships(account, d)
+    extra = {"hs_list_size": str(len(m.members)), "hs_list_reference_count": "0"}
+    if m.last_added is not None:
+        extra["hs_last_record_added_at"] = str(m.last_added)
+    if m.last_removed is not None:
+        extra["hs_last_record_removed_at"] = str(m.last_removed)
+    return {**_base_json(account, d), "additionalProperties": extra}
+
+
+def list_json(account: Account, d: ListDef, include_filters: bool) -> dict:
+    """One PublicObjectList (the multi-list fetch)."""
+    out = {**_base_json(account, d), "size": len(memberships(account, d).members)}
+    branch = _filter_branch(d)
+    if include_filters and branch is not None:
+        out["filterBranch"] = branch
+    return out
+
+
+def _check_scope(req: Request) -> None:
+    if "lists" in req.account.spec.denied_types:
+        raise missing_scope(LISTS_SCOPE)
+
+
+def search_lists(req: Request) -> tuple[int, dict]:
+    """`POST /crm/v3/lists/search`: lists by id, `count` at a time from `offset`."""
+    _check_scope(req)
+    body = req.body if isinstance(req.body, dict) else {}
+    offset, count = body.get("offset", 0), body.get("count", SEARCH_COUNT_DEFAULT)
+    if not isinstance(offset, int) or offset < 0 or not isinstance(count, int) or count < 1:
+        raise bad_request(f"Invalid offset or count: {offset!r}, {count!r}")
+    if count > SEARCH_COUNT_MAX:
+        # The reference gives the maximum but not the answer past it; a 400 shows the mistake.
+        raise bad_request(f"count must be at most {SEARCH_COUNT_MAX}, got {count}")
+    with req.account.lock:
+        found = list_defs(req.account)
+        if body.get("query"):
+            found = [d for d in found if str(body["query"]).lower() in d.name.lower()]
+        if body.get("listIds"):
+            found = [d for d in found if d.list_id in {str(i) for i in body["listIds"]}]
+        if body.get("processingTypes"):
+            found = [d for d in found if d.processing_type in set(body["processingTypes"])]
+        found.sort(key=lambda d: int(d.list_id))
+        page = [search_json(req.account, d) for d in found[offset:offset + count]]
+    end = offset + len(page)
+    return 200, {"lists": page, "hasMore": end < len(found), "offset": end, "total": len(found)}
+
+
+def get_lists(req: Request) -> tuple[int, dict]:
+    """`GET /crm/v3/lists/?listIds=...&includeFilters=`: the named lists that exist."""
+    _check_scope(req)
+    wanted = req.many("listIds") or []
+    include = (req.one("includeFilters") or "false").strip().lower() == "true"
+    with req.account.lock:
+        by_id = {d.list_id: d for d in list_defs(req.account)}
+        return 200, {"lists": [list_json(req.account, by_id[i], include)
+                               for i in dict.fromkeys(wanted) if i in by_id]}
+
+
+def list_memberships(req: Request, list_id: str) -> tuple[int, dict]:
+    """`GET /crm/v3/lists/{listId}/memberships`: members by ascending recordId, paged."""
+    _check_scope(req)
+    limit = min(max(req.int_param("limit", MEMBERSHIPS_LIMIT_DEFAULT), 1),
+                MEMBERSHIPS_LIMIT_MAX)
+    start = 0
+    if req.one("after"):
+        start = decode_cursor("m", req.one("after"))
+        if start is None:
+            raise bad_request(f"Invalid after cursor: {req.one('after')}")
+    with req.account.lock:
+        d = next((d for d in list_defs(req.account) if d.list_id == list_id), None)
+        if d is None:
+            raise ApiError(404, error_body(f"List {list_id} does not exist.", "OBJECT_NOT_FOUND"))
+        members = memberships(req.account, d).members
+        ids = sorted(members)
+    page = [{"recordId": str(r), "membershipTimestamp": iso_ms(members[r])}
+            for r in ids[start:start + limit]]
+    out: dict = {"results": page, "total": len(ids)}
+    if start + limit < len(ids):
+        after = encode_cursor("m", start + limit)
+        out["paging"] = {"next": {"after": after, "link": f"?after={after}&limit={limit}"}}
+    return 200, out
+
+
+# -- ground truth -------------------------------------------------------------------------
+def truth_lists(account: Account) -> dict[str, dict]:
+    """Every list as search returns it, with its filterBranch (None for MANUAL lists)."""
+    with account.lock:
+        return {d.list_id: {**search_json(account, d), "filterBranch": _filter_branch(d)}
+                for d in list_defs(account)}
+
+
+def truth_memberships(account: Account) -> dict[str, dict]:
+    """`{listId}|{recordId}` -> the membership as HubSpot lists it, for every list."""
+    with account.lock:
+        return {f"{d.list_id}|{r}": {"recordId": str(r), "membershipTimestamp": iso_ms(at)}
+                for d in list_defs(account)
+                for r, at in memberships(account, d).members.items()}
+
+
+def deleted_list_ids(account: Account) -> list[str]:
+    return [d.list_id for d in list_defs(account, include_deleted=True) if d.deleted_step]

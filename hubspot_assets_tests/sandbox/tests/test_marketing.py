@@ -1,0 +1,158 @@
+"""Lists and memberships as HubSpot's lists v3 API serves them: the official client's
+models (client-side validation on) and API methods, offset and cursor paging, limits,
+scope, determinism and `advance` (members added and removed, filters changed, lists
+created and deleted)."""
+
+from __future__ import annotations
+
+import pytest
+
+from hubspot_assets_tests.sandbox import DEMO_PORTAL_ID, DEMO_TOKEN
+from hubspot_assets_tests.sandbox import marketing as mk
+
+from .helpers import Http
+
+hubspot = pytest.importorskip("hubspot")
+
+from hubspot.crm import lists as sdk_lists  # noqa: E402
+from hubspot.crm.lists.exceptions import ApiException  # noqa: E402
+
+SIZES = {"contacts": 300, "companies": 40}
+
+
+def _client(url):
+    cfg = sdk_lists.Configuration(host=url)
+    cfg.access_token = DEMO_TOKEN
+    cfg.client_side_validation = True
+    return sdk_lists.ApiClient(cfg)
+
+
+@pytest.fixture
+def sb(sandbox_factory):
+    return sandbox_factory(sizes=SIZES, ten_second_limit=1000)
+
+
+def sdk_search_all(url, count=2):
+    api = sdk_lists.ListsApi(_client(url))
+    found, offset = [], 0
+    while True:
+        page = api.do_search(sdk_lists.ListSearchRequest(offset=offset, count=count,
+                                                         additional_properties=[]))
+        found += page.lists
+        if not page.has_more:
+            assert page.total == len(found)
+            return found
+        offset = page.offset
+
+
+def sdk_members(url, list_id, limit=40):
+    api = sdk_lists.MembershipsApi(_client(url))
+    out, after = [], None
+    while True:
+        page = api.get_page(list_id, limit=limit, **({"after": after} if after else {}))
+        out += page.results
+        after = page.paging.next.after if page.paging and page.paging.next else None
+        if not after:
+            assert page.total == len(out)
+            return out
+
+
+def test_search_fetch_and_memberships_deserialize_through_the_sdk(sb):
+    found = sdk_search_all(sb.url)
+    assert [x.list_id for x in found] == ["1", "2", "3", "4", "5"]
+    assert {x.object_type_id for x in found} == {"0-1", "0-2"}
+    sizes = {x.list_id: int(x.additional_properties["hs_list_size"]) for x in found}
+    assert all(n > 0 for n in sizes.values())
+    manual = sdk_lists.ListsApi(_client(sb.url)).get_all(list_ids=["2", "999"],
+                                                         include_filters=True).lists
+    assert [d.list_id for d in manual] == ["2"]  # a missing id is left out
+    assert manual[0].filter_branch is None and manual[0].size == sizes["2"]  # MANUAL
+    plain = sdk_lists.ListsApi(_client(sb.url)).get_all(list_ids=["1"]).lists[0]
+    assert plain.filter_branch is None and plain.size == sizes["1"]
+    # The SDK flattens the filters' oneOf into one model that requires every
+    # alternative's fields, so no real filter passes its client-side validation:
+    # the branch is checked against the OpenAPI file's required fields instead.
+    branch = Http(sb).get("/crm/v3/lists/", {"listIds": "1", "includeFilters": "true"}
+                          ).json()["lists"][0]["filterBranch"]
+    assert_branch(branch)
+    members = sdk_members(sb.url, "1")
+    ids = [int(m.record_id) for m in members]
+    assert ids == sorted(ids) and len(ids) == sizes["1"]
+    assert all(m.membership_timestamp is not None for m in members)
+
+
+# lists.json: PublicOrFilterBranch/PublicAndFilterBranch, PublicPropertyFilter and
+# PublicEnumerationPropertyOperation, their `required` lists.
+BRANCH_REQUIRED = {"filterBranchType", "filterBranches", "filterBranchOperator", "filters"}
+FILTER_REQUIRED = {"property", "filterType", "operation"}
+OPERATION_REQUIRED = {"includeObjectsWithNoValueSet", "values", "operationType", "operator"}
+
+
+def assert_branch(branch):
+    assert BRANCH_REQUIRED <= set(branch) and branch["filterBranchType"] in ("OR", "AND")
+    for f in branch["filters"]:
+        assert FILTER_REQUIRED <= set(f) and OPERATION_REQUIRED <= set(f["operation"])
+    for inner in branch["filterBranches"]:
+        assert_branch(inner)
+    return True
+
+
+def test_limits_scope_and_unknown_list(sb, sandbox_factory):
+    http = Http(sb)
+    over = http.post("/crm/v3/lists/search", {"offset": 0, "count": mk.SEARCH_COUNT_MAX + 1})
+    assert over.status_code == 400
+    page = http.get("/crm/v3/lists/1/memberships", {"limit": 1000}).json()
+    assert len(page["results"]) == min(mk.MEMBERSHIPS_LIMIT_MAX, page["total"])
+    assert http.get("/crm/v3/lists/999/memberships").status_code == 404
+    denied = sandbox_factory(sizes=SIZES, denied_types={"lists"})
+    with pytest.raises(ApiException) as raised:
+        sdk_lists.ListsApi(_client(denied.url)).do_search(
+            sdk_lists.ListSearchRequest(offset=0, additional_properties=[]))
+    assert raised.value.status == 403 and mk.LISTS_SCOPE in raised.value.body
+
+
+def test_same_seed_same_lists_and_members(sandbox_factory):
+    a, b = sandbox_factory(sizes=SIZES), sandbox_factory(sizes=SIZES)
+    ta, tb = a.account(DEMO_PORTAL_ID), b.account(DEMO_PORTAL_ID)
+    assert mk.truth_lists(ta) == mk.truth_lists(tb)
+    assert mk.truth_memberships(ta) == mk.truth_memberships(tb)
+
+
+def test_advance_adds_and_removes_members_and_changes_lists(sb):
+    account = sb.account(DEMO_PORTAL_ID)
+    before_lists, before = mk.truth_lists(account), mk.truth_memberships(account)
+    for _ in range(4):
+        sb.advance(DEMO_PORTAL_ID)
+    after_lists, after = mk.truth_lists(account), mk.truth_memberships(account)
+    added, removed = set(after) - set(before), set(before) - set(after)
+    assert added and removed
+    # the deleted list's members are gone with it, a created list brings its own
+    assert mk.DELETED_LIST not in after_lists and "103" in after_lists
+    assert any(k.startswith("103|") for k in added)
+    changed = [i for i in ("1", "4", "5") if after_lists[i]["filterBranch"]
+               != before_lists[i]["filterBranch"]]
+    assert changed
+    # a list whose members changed says when, later than any base time
+    step_end = account.step_times[-1]
+    for list_id in {k.split("|")[0] for k in added | removed} & set(after_lists):
+        extra = after_lists[list_id]["additionalProperties"]
+        marks = [int(extra.get(f, 0)) for f in ("hs_last_record_added_at",
+                                                 "hs_last_record_removed_at")]
+        assert max(marks) > mk.BASE_MS and max(marks) <= step_end
+    # the snapshot list never gains members after it was made
+    assert not any(k.startswith("3|") for k in added)
+    # what the API serves equals the truth
+    http = Http(sb)
+    served = {f"{lid}|{m['recordId']}": m for lid in after_lists for m in _pages(http, lid)}
+    assert served == after
+
+
+def _pages(http, list_id):
+    out, after = [], None
+    while True:
+        body = http.get(f"/crm/v3/lists/{list_id}/memberships",
+                        {"limit": 250, **({"after": after} if after else {})}).json()
+        out += body["results"]
+        after = body.get("paging", {}).get("next", {}).get("after")
+        if not after:
+            return out

@@ -1,0 +1,120 @@
+"""Marketing data through the whole pipeline: lists (with filters and member counts) and
+list memberships, consolidated into source_{id}_lists and _list_memberships, equal the
+sandbox's ground truth after a full sync and after incremental ones that follow
+`advance` (members added and removed, a list deleted and one created, filters changed);
+unchanged lists cost no membership read; a token without crm.lists.read skips them
+with HubSpot's reason."""
+
+import pymongo
+
+from hubspot_assets.extract.marketing import LISTS_UNIT, MEMBERSHIP_LISTS_UNIT
+from hubspot_assets_tests.fixtures.pipeline import stage_metadata
+from hubspot_assets_tests.sandbox import DEMO_PORTAL_ID, DEMO_TOKEN
+from hubspot_assets_tests.sandbox import marketing as mk
+
+SIZES = {"contacts": 400, "companies": 30, "deals": 4, "tickets": 2}
+#: What the consolidation adds to HubSpot's fields.
+LIST_OURS = {"_id", "source_id", "removed", "removed_at", "stream_id", "definition_id",
+             "consolidated_run", "consolidated_at", "sweep_id", "members_swept_at",
+             "member_count"}
+MEMBER_OURS = {"_id", "source_id", "removed", "removed_at", "stream_id", "consolidated_run",
+               "consolidated_at", "list_id", "record_id", "object_type_id"}
+
+
+def db_of(pipeline):
+    return pymongo.MongoClient(pipeline.mongo_uri)[pipeline.database]
+
+
+def current_lists(pipeline, source_id="demo"):
+    return {d["_id"]: {k: v for k, v in d.items() if k not in LIST_OURS}
+            for d in db_of(pipeline)[f"source_{source_id}_lists"].find({"removed": False})}
+
+
+def current_members(pipeline, source_id="demo"):
+    return {d["_id"]: {k: v for k, v in d.items() if k not in MEMBER_OURS}
+            for d in db_of(pipeline)[f"source_{source_id}_list_memberships"].find(
+                {"removed": False})}
+
+
+def assert_marketing_matches_truth(pipeline, server):
+    account = server.account(DEMO_PORTAL_ID)
+    assert current_lists(pipeline) == mk.truth_lists(account)
+    truth = mk.truth_memberships(account)
+    assert current_members(pipeline) == truth
+    counts = {d["_id"]: d["member_count"] for d in db_of(pipeline).source_demo_lists.find(
+        {"removed": False})}
+    assert counts == {lid: int(x["additionalProperties"]["hs_list_size"])
+                      for lid, x in mk.truth_lists(account).items()}
+
+
+def test_full_then_incremental_syncs_equal_the_truth(pipeline, sandbox_factory):
+    server = sandbox_factory(sizes=SIZES)
+    pipeline.add_source("demo", token=DEMO_TOKEN, base_url=server.url)
+    first = pipeline.sync("demo")
+    assert first.success
+    metadata = stage_metadata(first)
+    assert metadata["object_records"]["lists"] == len(mk.BASE_LISTS)
+    assert metadata["object_records"]["list_definitions"] == len(mk.BASE_LISTS)
+    assert metadata["events"]["lists_swept"] == len(mk.BASE_LISTS)
+    assert_marketing_matches_truth(pipeline, server)
+
+    removed_total = added_total = 0
+    for _ in range(4):
+        before = mk.truth_memberships(server.account(DEMO_PORTAL_ID))  # step 2 and 4 change filters, 3 creates a list, 4 deletes list 2
+        server.advance(DEMO_PORTAL_ID)
+        result = pipeline.sync("demo")
+        assert result.success
+        metadata = stage_metadata(result)
+        assert metadata["object_records"]["mode"] == "incremental"
+        assert metadata["events"]["mode"] == "incremental"
+        assert_marketing_matches_truth(pipeline, server)
+        summary = metadata["consolidated_marketing"]["list_memberships"]
+        assert summary["lists_not_consolidated"] == []
+        after = mk.truth_memberships(server.account(DEMO_PORTAL_ID))
+        assert summary["removed"] == len(set(before) - set(after))  # exactly, step by step
+        assert summary["added"] == len(set(after) - set(before))
+        removed_total += summary["removed"]
+        added_total += summary["added"]
+        # only the lists whose members or definition changed were read again
+        swept = metadata["events"].get("lists_swept", 0)
+        assert swept + metadata["events"].get("lists_unchanged", 0) == len(
+            mk.truth_lists(server.account(DEMO_PORTAL_ID)))
+        assert metadata["object_records"].get("list_definitions", 0) < len(mk.BASE_LISTS)
+    assert removed_total > 0 and added_total > 0
+    # Nothing changed since (no overlap asked for): no list is read again, none is lost.
+    quiet = pipeline.sync("demo", overlap_minutes=0)
+    assert quiet.success
+    metadata = stage_metadata(quiet)
+    assert metadata["events"].get("lists_swept", 0) == 0
+    assert metadata["events"]["lists_unchanged"] == len(mk.truth_lists(
+        server.account(DEMO_PORTAL_ID)))
+    assert metadata["object_records"].get("list_definitions", 0) == 0
+    assert_marketing_matches_truth(pipeline, server)
+    db = db_of(pipeline)
+    gone = db.source_demo_lists.find_one({"_id": mk.DELETED_LIST})
+    assert gone["removed"] is True
+    assert db.source_demo_list_memberships.count_documents(
+        {"list_id": mk.DELETED_LIST, "removed": False}) == 0
+    assert db.source_demo_list_memberships.count_documents(
+        {"list_id": mk.DELETED_LIST, "removed": True}) > 0
+    # "which lists hold this contact": the other end of the membership index
+    some = next(iter(after)).split("|")[1]
+    held = {d["list_id"] for d in db.source_demo_list_memberships.find(
+        {"object_type_id": "0-1", "record_id": some, "removed": False})}
+    assert held == {k.split("|")[0] for k in after if k.split("|")[1] == some}
+
+
+def test_a_token_without_the_lists_scope_skips_only_the_lists(pipeline, sandbox_factory):
+    server = sandbox_factory(sizes=SIZES, denied_types={"lists"})
+    pipeline.add_source("demo", token=DEMO_TOKEN, base_url=server.url)
+    result = pipeline.sync("demo")
+    assert result.success
+    metadata = stage_metadata(result)
+    for stage, unit in (("object_records", LISTS_UNIT), ("events", MEMBERSHIP_LISTS_UNIT)):
+        skipped = {d["unit"]: d["message"] for d in metadata[stage]["error_details"]
+                   if d.get("skipped")}
+        assert mk.LISTS_SCOPE in skipped[unit], skipped
+        assert metadata[stage]["errors"] == 0
+    assert metadata["object_records"]["records"] > 0
+    assert current_lists(pipeline) == {}
+    assert "no list" in metadata["consolidated_marketing"]["lists"]["reason"]

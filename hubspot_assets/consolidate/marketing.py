@@ -1,4 +1,5 @@
-"""Current-state marketing collections: `source_{id}_lists` and `source_{id}_list_memberships`.
+"""Current-state marketing collections: `source_{id}_lists`, `source_{id}_list_memberships`
+and `source_{id}_forms`.
 
 Lists. The latest finished records run searched every list, so its `list`
 documents are the lists that exist: each is upserted by list id with
@@ -18,6 +19,12 @@ sweep was applied already costs one read. When the members found do not add
 up to the sweep's count (their sightings aged out), the list is left as it
 was and named in `lists_not_consolidated`: never a wrong removal.
 
+Forms. The latest records run listed every form, live and archived: each is
+upserted by id (HubSpot's fields, `archived` as HubSpot says, and
+`submission_count`: the submissions the stream holds), one no longer listed
+is marked `removed`. Submissions stay in the stream (kind `form_submission`,
+`object_type` = the form id), like events.
+
 Memberships live in their own collection, not among the association edges:
 a user asks "who is in list L" and "which lists hold contact C", which the
 two indexes of `list_memberships` answer; a list is no CRM object, and
@@ -34,14 +41,22 @@ from pymongo.database import Database
 
 from hubspot_assets.mongo.bulk import batched, write
 from hubspot_assets.mongo.collections import (
+    forms_collection,
     list_memberships_collection,
     lists_collection,
     stream_collection,
 )
 from hubspot_assets.mongo.stored_stream import latest_stream
 from hubspot_assets.stream.naming import OBJECT_RECORDS
-from hubspot_assets.stream.records import LIST, LIST_DEFINITION, LIST_MEMBERSHIP, LIST_SWEEP, \
-    seen_tag
+from hubspot_assets.stream.records import (
+    FORM,
+    FORM_SUBMISSION,
+    LIST,
+    LIST_DEFINITION,
+    LIST_MEMBERSHIP,
+    LIST_SWEEP,
+    seen_tag,
+)
 from hubspot_assets.timestamps import utcnow
 
 
@@ -56,6 +71,9 @@ class MarketingSummary:
     memberships_added: int = 0    # new or back
     memberships_removed: int = 0
     lists_not_consolidated: list[str] = field(default_factory=list)
+    forms: int = 0
+    forms_removed: int = 0
+    forms_reason: str | None = None
 
     def metadata(self) -> dict[str, Any]:
         """Counts, as plain values for asset metadata."""
@@ -66,6 +84,8 @@ class MarketingSummary:
                                  "added": self.memberships_added,
                                  "removed": self.memberships_removed,
                                  "lists_not_consolidated": self.lists_not_consolidated},
+            "forms": {"read": self.forms, "removed": self.forms_removed,
+                      "reason": self.forms_reason},
         }
 
 
@@ -193,10 +213,38 @@ def _end(memberships: Any, list_id: str, record_ids: set[str], run_id: str, now:
     return removed
 
 
+def consolidate_forms(db: Database, source_id: str, run_id: str,
+                      summary: MarketingSummary) -> None:
+    """Bring `forms` in line with the latest records run (and count the submissions)."""
+    latest = latest_stream(db, source_id, OBJECT_RECORDS)
+    found = [] if latest is None else [
+        d for d in latest.filter(kind=FORM, projection={"data": 1, "hubspot_id": 1})
+        if d.get("data") is not None]
+    if not found:
+        summary.forms_reason = "the latest records run read no form (see its skipped units)"
+        return
+    stream = stream_collection(db, source_id)
+    collection = forms_collection(db, source_id)
+    now = utcnow()
+    operations = [UpdateOne({"_id": d["hubspot_id"]}, {"$set": {
+        **d["data"], "source_id": source_id, "removed": False, "removed_at": None,
+        "stream_id": d["_id"], "submission_count": stream.count_documents(
+            {"kind": FORM_SUBMISSION, "object_type": d["hubspot_id"]}),
+        "consolidated_run": run_id, "consolidated_at": now}}, upsert=True) for d in found]
+    write(collection, operations)
+    summary.forms = len(found)
+    gone = {d["_id"] for d in collection.find({"removed": False}, {"_id": 1})} - {
+        d["hubspot_id"] for d in found}
+    summary.forms_removed = write(collection, [UpdateOne({"_id": key}, {"$set": {
+        "removed": True, "removed_at": now, "consolidated_run": run_id,
+        "consolidated_at": now}}) for key in sorted(gone)]).modified
+
+
 def consolidate_marketing(db: Database, source_id: str, run_id: str) -> MarketingSummary:
     """Every marketing collection of a source, from the latest stream data."""
     summary = MarketingSummary()
     removed = consolidate_lists(db, source_id, run_id, summary)
     consolidate_memberships(db, source_id, run_id, summary, removed or set())
+    consolidate_forms(db, source_id, run_id, summary)
     return summary
 

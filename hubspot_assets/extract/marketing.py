@@ -1,5 +1,5 @@
-"""Marketing data outside the CRM object APIs: lists (records stage) and their
-memberships (events stage). See docs/marketing.md.
+"""Marketing data outside the CRM object APIs: lists and forms (records stage), list
+memberships and form submissions (events stage). See docs/marketing.md.
 
 Lists. Every run searches every list (one call per 500 lists: HubSpot's list
 search has no "changed since" filter); the filter definitions, which only the
@@ -15,6 +15,12 @@ may have changed since its own watermark (unit `list:{listId}`): its
 `list_membership_sweep` record (how many members, when), which is what lets
 the consolidation mark removed members exactly; a read that fails stores no
 sweep, keeps the old watermark and is read again next run.
+
+Forms are listed in full every run, live and archived (no "changed since"
+filter; a few calls). Submissions are read per form (unit `form:{formId}`)
+newest first, down to the form's watermark minus the overlap: HubSpot's
+legacy submissions endpoint has no time filter, but its order lets a run stop
+at the first submission older than that.
 """
 
 from __future__ import annotations
@@ -24,13 +30,23 @@ from typing import Any
 
 from hubspot_assets.extract.units import StageReport, interleave
 from hubspot_assets.hubspot import marketing
-from hubspot_assets.stream.records import LIST, LIST_DEFINITION, LIST_MEMBERSHIP, LIST_SWEEP, \
-    StreamRecord
+from hubspot_assets.stream.records import (
+    FORM,
+    FORM_SUBMISSION,
+    LIST,
+    LIST_DEFINITION,
+    LIST_MEMBERSHIP,
+    LIST_SWEEP,
+    StreamRecord,
+    data_hash,
+)
 from hubspot_assets.sync.plan import SyncPlan
 from hubspot_assets.timestamps import epoch_ms, iso
 
 LISTS_UNIT = "lists"
 MEMBERSHIP_LISTS_UNIT = "lists (for memberships)"
+FORMS_UNIT = "forms"
+SUBMISSION_FORMS_UNIT = "forms (for submissions)"
 #: `additionalProperties` of a searched list that move when its members change.
 MEMBER_CHANGE_FIELDS = ("hs_last_record_added_at", "hs_last_record_removed_at")
 
@@ -110,3 +126,50 @@ def membership_records(client: Any, report: StageReport, *, max_workers: int,
                                   plan.track(list_unit(list_id), read))
 
     yield from interleave(due, sweep, max_workers=max_workers)
+
+
+def form_unit(form_id: str) -> str:
+    """The watermark unit of one form's submissions."""
+    return f"form:{form_id}"
+
+
+def _all_forms(client: Any) -> list[dict]:
+    return marketing.list_forms(client) + marketing.list_forms(client, archived=True)
+
+
+def form_records(client: Any, report: StageReport) -> Iterator[StreamRecord]:
+    """Every form, live and archived."""
+    for form in report.guarded(FORMS_UNIT, lambda: _all_forms(client)):
+        report.count("forms")
+        yield StreamRecord(FORM, form.get("formType"), str(form["id"]), form,
+                           form.get("updatedAt"))
+
+
+def submission_id(submission: dict[str, Any]) -> str:
+    """A submission's identity: HubSpot's `conversionId` when it gives one, else its
+    time and content (a submission never changes once made)."""
+    if submission.get("conversionId"):
+        return str(submission["conversionId"])
+    return f"{submission['submittedAt']}-{data_hash(submission)[:16]}"
+
+
+def submission_records(client: Any, report: StageReport, *, max_workers: int,
+                       plan: SyncPlan | None = None) -> Iterator[StreamRecord]:
+    """The submissions of every form (live and archived) since each form's watermark."""
+    plan = plan or SyncPlan.full()
+    forms = list(report.guarded(SUBMISSION_FORMS_UNIT, lambda: _all_forms(client)))
+
+    def read(form: dict[str, Any]) -> Iterator[StreamRecord]:
+        form_id = str(form["id"])
+        unit = form_unit(form_id)
+        since = plan.since(unit)
+
+        def fetch() -> Iterator[StreamRecord]:
+            for submission in marketing.iter_submissions(client, form_id, since):
+                report.count("form_submissions")
+                yield StreamRecord(FORM_SUBMISSION, form_id, submission_id(submission),
+                                   submission, submission["submittedAt"])
+
+        yield from report.guarded(f"submissions of form {form_id}", plan.track(unit, fetch))
+
+    yield from interleave(forms, read, max_workers=max_workers)

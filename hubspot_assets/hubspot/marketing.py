@@ -24,7 +24,7 @@ from typing import Any
 
 from .client import _seg
 from .errors import MalformedResponse
-from .paging import ListingGuard, check_page, iter_pages, results_of
+from .paging import ListingGuard, check_page, iter_pages, next_cursor, results_of
 
 LISTS_SEARCH_PATH = "/crm/v3/lists/search"
 LISTS_PATH = "/crm/v3/lists/"
@@ -96,3 +96,67 @@ def iter_memberships(client: Any, list_id: str) -> Iterator[dict]:
     what = f"GET {MEMBERSHIPS_ENDPOINT} ({list_id})"
     for page in iter_pages(fetch, what, key="recordId", limits=client.limits):
         yield from results_of(page, what, key="recordId")
+
+
+# -- forms and their submissions -------------------------------------------------------
+# `GET /marketing/v3/forms` (PublicApiSpecs/Marketing/Forms/Rollouts/144909/v3/forms.json,
+# scope `forms`, every tier FREE): `after`, `limit`, `archived` ("only results that have
+# been archived"), `formTypes` (hubspot, captured, flow, blog_comment, all; we ask for all).
+# The spec gives no maximum `limit`; 100 a page.
+FORMS_PATH = "/marketing/v3/forms"
+FORMS_PAGE_SIZE = 100
+# Submissions have only HubSpot's legacy v1 endpoint (developers.hubspot.com/docs/
+# api-reference/legacy/forms-v1/submissions): newest first, `limit` at most 50, `after`
+# paging; no time filter, so an incremental read stops at the first page that reaches
+# past its watermark.
+SUBMISSIONS_ENDPOINT = "/form-integrations/v1/submissions/forms/{formGuid}"
+SUBMISSIONS_PAGE_SIZE = 50
+
+
+def list_forms(client: Any, archived: bool = False) -> list[dict]:
+    """Every form of every type, live or (``archived``) archived, all pages."""
+    def fetch(after: str | None) -> dict:
+        params: dict[str, Any] = {"limit": FORMS_PAGE_SIZE, "formTypes": "all",
+                                  "archived": "true" if archived else "false"}
+        if after:
+            params["after"] = after
+        return client._get(FORMS_PATH, FORMS_PATH, params=params, check=check_page)
+
+    what = f"GET {FORMS_PATH}" + (" (archived)" if archived else "")
+    return [form for page in iter_pages(fetch, what, limits=client.limits)
+            for form in results_of(page, what, key="id")]
+
+
+def iter_submissions(client: Any, form_id: str, since_ms: int | None = None) -> Iterator[dict]:
+    """A form's submissions, newest first: all, or those submitted at or after ``since_ms``
+    (paging stops at the first older one: the listing is ordered by `submittedAt`)."""
+    path = f"/form-integrations/v1/submissions/forms/{_seg(form_id)}"
+
+    def fetch(after: str | None) -> dict:
+        params: dict[str, Any] = {"limit": SUBMISSIONS_PAGE_SIZE}
+        if after:
+            params["after"] = after
+        return client._get(path, SUBMISSIONS_ENDPOINT, params=params,
+                           check=lambda page: check_page(page, "form submissions", None))
+
+    what = f"GET {SUBMISSIONS_ENDPOINT} ({form_id})"
+    # Submissions carry no id HubSpot documents: the guard tells pages apart by
+    # `submittedAt`, which moves on from page to page of a newest-first listing.
+    guard = ListingGuard(what, client.limits)
+    after: str | None = None
+    while True:
+        page = fetch(after)
+        after = next_cursor(page, what)
+        found = results_of(page, what)
+        for submission in found:
+            if not isinstance(submission, dict) or not isinstance(
+                    submission.get("submittedAt"), int):
+                raise MalformedResponse(f"{what}: a submission without an integer "
+                                        f"'submittedAt': {str(submission)[:80]}")
+        guard.page((str(s["submittedAt"]) for s in found), after)
+        for submission in found:
+            if since_ms is not None and submission["submittedAt"] < since_ms:
+                return
+            yield submission
+        if after is None:
+            return

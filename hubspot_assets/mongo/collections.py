@@ -62,6 +62,9 @@ LIST_MEMBERSHIP_INDEXES = (
     IndexModel([("list_id", ASCENDING), ("removed", ASCENDING)], name="list_removed"),
     IndexModel([("object_type_id", ASCENDING), ("record_id", ASCENDING)], name="record"),
 )
+FORM_INDEXES = (
+    IndexModel([("formType", ASCENDING), ("removed", ASCENDING)], name="type_removed"),
+)
 
 _lock = threading.Lock()
 _ensured: set[tuple[int, str]] = set()
@@ -128,6 +131,11 @@ def lists_collection(db: Database, source_id: str) -> Collection:
 def list_memberships_collection(db: Database, source_id: str) -> Collection:
     """`source_{id}_list_memberships`: one document per (list, record) ever a member."""
     return _with_indexes(db, SourceNames(source_id).list_memberships, LIST_MEMBERSHIP_INDEXES)
+
+
+def forms_collection(db: Database, source_id: str) -> Collection:
+    """`source_{id}_forms`: the current state of every form."""
+    return _with_indexes(db, SourceNames(source_id).forms, FORM_INDEXES)
 
 
 def runs_collection(db: Database) -> Collection:

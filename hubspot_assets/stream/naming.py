@@ -153,6 +153,11 @@ class SourceNames:
         """Every list membership, those HubSpot no longer lists marked removed."""
         return f"source_{self.source_id}_list_memberships"
 
+    @property
+    def forms(self) -> str:
+        """Every form (live and archived) with its submission count."""
+        return f"source_{self.source_id}_forms"
+
     def stage_key(self, stage: str) -> str:
         """`_id` of a (source, stage) document in `stream_runs` and `watermarks`
         (source ids never contain '|')."""

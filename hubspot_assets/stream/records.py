@@ -30,7 +30,10 @@ LIST = "list"                          # POST /crm/v3/lists/search: every list, 
 LIST_DEFINITION = "list_definition"    # GET /crm/v3/lists/?listIds=&includeFilters=true
 LIST_MEMBERSHIP = "list_membership"    # GET /crm/v3/lists/{listId}/memberships, one member
 LIST_SWEEP = "list_membership_sweep"   # ours: one complete read of one list's memberships
-MARKETING_KINDS = frozenset({LIST, LIST_DEFINITION, LIST_MEMBERSHIP, LIST_SWEEP})
+FORM = "form"                          # GET /marketing/v3/forms, live and archived
+FORM_SUBMISSION = "form_submission"    # GET /form-integrations/v1/submissions/forms/{guid}
+MARKETING_KINDS = frozenset({LIST, LIST_DEFINITION, LIST_MEMBERSHIP, LIST_SWEEP, FORM,
+                             FORM_SUBMISSION})
 KINDS = frozenset(
     {CUSTOM_OBJECT_SCHEMA, DOWNLOAD_LIST_ENTRY, OBJECT, EVENT_TYPE, EVENT, RELATIONSHIP,
      PROPERTY_HISTORY}

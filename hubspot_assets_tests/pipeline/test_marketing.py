@@ -1,13 +1,19 @@
-"""Marketing data through the whole pipeline: lists (with filters and member counts) and
-list memberships, consolidated into source_{id}_lists and _list_memberships, equal the
+"""Marketing data through the whole pipeline: lists (with filters and member counts),
+list memberships, forms and form submissions, consolidated into source_{id}_lists,
+_list_memberships and _forms (submissions in the stream), equal the
 sandbox's ground truth after a full sync and after incremental ones that follow
 `advance` (members added and removed, a list deleted and one created, filters changed);
-unchanged lists cost no membership read; a token without crm.lists.read skips them
-with HubSpot's reason."""
+unchanged lists cost no membership read, submissions are read down to each form's
+watermark; a token without crm.lists.read or forms skips them with HubSpot's reason."""
 
 import pymongo
 
-from hubspot_assets.extract.marketing import LISTS_UNIT, MEMBERSHIP_LISTS_UNIT
+from hubspot_assets.extract.marketing import (
+    FORMS_UNIT,
+    LISTS_UNIT,
+    MEMBERSHIP_LISTS_UNIT,
+    SUBMISSION_FORMS_UNIT,
+)
 from hubspot_assets_tests.fixtures.pipeline import stage_metadata
 from hubspot_assets_tests.sandbox import DEMO_PORTAL_ID, DEMO_TOKEN
 from hubspot_assets_tests.sandbox import marketing as mk
@@ -36,7 +42,28 @@ def current_members(pipeline, source_id="demo"):
                 {"removed": False})}
 
 
+FORM_OURS = {"_id", "source_id", "removed", "removed_at", "stream_id", "consolidated_run",
+             "consolidated_at", "submission_count"}
+
+
+def assert_forms_match_truth(pipeline, server):
+    account = server.account(DEMO_PORTAL_ID)
+    db = db_of(pipeline)
+    forms = {d["_id"]: d for d in db.source_demo_forms.find({"removed": False})}
+    assert {k: {f: v for f, v in d.items() if f not in FORM_OURS}
+            for k, d in forms.items()} == mk.truth_forms(account)
+    truth = mk.truth_submissions(account)
+    stream = pipeline.stream("demo")
+    for form_id, expected in truth.items():
+        stored = sorted((d["data"] for d in stream.find(
+            {"kind": "form_submission", "object_type": form_id})),
+            key=lambda s: s["submittedAt"], reverse=True)
+        assert stored == expected, form_id
+        assert forms[form_id]["submission_count"] == len(expected)
+
+
 def assert_marketing_matches_truth(pipeline, server):
+    assert_forms_match_truth(pipeline, server)
     account = server.account(DEMO_PORTAL_ID)
     assert current_lists(pipeline) == mk.truth_lists(account)
     truth = mk.truth_memberships(account)
@@ -56,6 +83,8 @@ def test_full_then_incremental_syncs_equal_the_truth(pipeline, sandbox_factory):
     assert metadata["object_records"]["lists"] == len(mk.BASE_LISTS)
     assert metadata["object_records"]["list_definitions"] == len(mk.BASE_LISTS)
     assert metadata["events"]["lists_swept"] == len(mk.BASE_LISTS)
+    assert metadata["object_records"]["forms"] == len(mk.BASE_FORMS)
+    assert metadata["events"]["form_submissions"] == sum(mk.BASE_SUBMISSIONS)
     assert_marketing_matches_truth(pipeline, server)
 
     removed_total = added_total = 0
@@ -80,6 +109,8 @@ def test_full_then_incremental_syncs_equal_the_truth(pipeline, sandbox_factory):
         assert swept + metadata["events"].get("lists_unchanged", 0) == len(
             mk.truth_lists(server.account(DEMO_PORTAL_ID)))
         assert metadata["object_records"].get("list_definitions", 0) < len(mk.BASE_LISTS)
+        # submissions are read down to each form's watermark, not in full
+        assert metadata["events"]["form_submissions"] < sum(mk.BASE_SUBMISSIONS)
     assert removed_total > 0 and added_total > 0
     # Nothing changed since (no overlap asked for): no list is read again, none is lost.
     quiet = pipeline.sync("demo", overlap_minutes=0)
@@ -89,6 +120,7 @@ def test_full_then_incremental_syncs_equal_the_truth(pipeline, sandbox_factory):
     assert metadata["events"]["lists_unchanged"] == len(mk.truth_lists(
         server.account(DEMO_PORTAL_ID)))
     assert metadata["object_records"].get("list_definitions", 0) == 0
+    assert metadata["events"].get("form_submissions", 0) == 0
     assert_marketing_matches_truth(pipeline, server)
     db = db_of(pipeline)
     gone = db.source_demo_lists.find_one({"_id": mk.DELETED_LIST})
@@ -104,17 +136,21 @@ def test_full_then_incremental_syncs_equal_the_truth(pipeline, sandbox_factory):
     assert held == {k.split("|")[0] for k in after if k.split("|")[1] == some}
 
 
-def test_a_token_without_the_lists_scope_skips_only_the_lists(pipeline, sandbox_factory):
-    server = sandbox_factory(sizes=SIZES, denied_types={"lists"})
+def test_a_token_without_the_lists_and_forms_scopes_skips_only_them(pipeline, sandbox_factory):
+    server = sandbox_factory(sizes=SIZES, denied_types={"lists", "forms"})
     pipeline.add_source("demo", token=DEMO_TOKEN, base_url=server.url)
     result = pipeline.sync("demo")
     assert result.success
     metadata = stage_metadata(result)
-    for stage, unit in (("object_records", LISTS_UNIT), ("events", MEMBERSHIP_LISTS_UNIT)):
+    for stage, unit, scope in (("object_records", LISTS_UNIT, mk.LISTS_SCOPE),
+                               ("events", MEMBERSHIP_LISTS_UNIT, mk.LISTS_SCOPE),
+                               ("object_records", FORMS_UNIT, mk.FORMS_SCOPE),
+                               ("events", SUBMISSION_FORMS_UNIT, mk.FORMS_SCOPE)):
         skipped = {d["unit"]: d["message"] for d in metadata[stage]["error_details"]
                    if d.get("skipped")}
-        assert mk.LISTS_SCOPE in skipped[unit], skipped
+        assert scope in skipped[unit], skipped
         assert metadata[stage]["errors"] == 0
     assert metadata["object_records"]["records"] > 0
     assert current_lists(pipeline) == {}
     assert "no list" in metadata["consolidated_marketing"]["lists"]["reason"]
+    assert "no form" in metadata["consolidated_marketing"]["forms"]["reason"]

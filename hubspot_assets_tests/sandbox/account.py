@@ -53,7 +53,8 @@ class Account:
         known = {k for t in self.types.values() for k in (t.name, t.fully_qualified_name, t.object_type_id)}
         for label, names in (("sizes", set(sizes)),
                              ("denied_types", set(spec.denied_types) - {"events", "schemas", "account-info", "owners",
-                                                     "sensitive", "highly_sensitive", "lists"})):
+                                                     "sensitive", "highly_sensitive", "lists",
+                                                     "forms"})):
             if names - known:  # a typo would otherwise silently test the defaults
                 raise ValueError(f"unknown object types in {label}: {sorted(names - known)}")
 

@@ -278,3 +278,175 @@ def truth_memberships(account: Account) -> dict[str, dict]:
 
 def deleted_list_ids(account: Account) -> list[str]:
     return [d.list_id for d in list_defs(account, include_deleted=True) if d.deleted_step]
+
+
+# -- forms and submissions ------------------------------------------------------------------
+# `GET /marketing/v3/forms` (PublicApiSpecs/Marketing/Forms/Rollouts/144909/v3/forms.json;
+# the official client's `hubspot.marketing.forms` models): `after`, `limit`, `archived`
+# (only archived forms when true), `formTypes`; CollectionResponseFormDefinitionBaseForwardPaging
+# of HubSpotFormDefinition (required: id, name, formType, createdAt, updatedAt, archived,
+# fieldGroups, configuration, displayOptions, legalConsentOptions). The spec gives no
+# maximum `limit`: the sandbox serves at most 100 a page. Scope `forms`.
+# `GET /form-integrations/v1/submissions/forms/{formGuid}` (legacy, HubSpot's "Forms v1"
+# reference): newest first, `limit` default 20 and at most 50, `after`; each result has
+# `submittedAt` (epoch ms), `values` [{name, value, objectTypeId}], `pageUrl` and
+# `conversionId`. An unknown form answers 404.
+FORMS_SCOPE = "forms"
+FORMS_LIMIT_DEFAULT, FORMS_LIMIT_MAX = 20, 100
+SUBMISSIONS_LIMIT_DEFAULT, SUBMISSIONS_LIMIT_MAX = 20, 50
+BASE_FORMS = ("Newsletter signup", "Contact us", "Webinar registration")
+BASE_SUBMISSIONS = (30, 75, 12)   # submissions each base form had before the sandbox began
+ARCHIVE_STEP, ARCHIVED_FORM = 3, 1  # step 3 archives "Contact us"
+SUBMISSIONS_PER_STEP = 3
+
+
+@dataclass
+class FormDef:
+    k: int
+    name: str
+    created_step: int = 0
+    updated_step: int = 0
+    archived_step: int | None = None
+
+
+def _guid(seed: int, k: int) -> str:
+    h = f"{mix2(seed, 900 + k):016x}{mix2(seed, 950 + k):016x}"
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:32]}"
+
+
+def form_defs(account: Account) -> list[FormDef]:
+    """Every form, live and archived, as of the account's current step."""
+    out = [FormDef(k, name) for k, name in enumerate(BASE_FORMS)]
+    for step in range(1, account.step_count + 1):
+        if step % 2:
+            out.append(FormDef(len(out), f"Landing page {step}", created_step=step,
+                               updated_step=step))
+        else:
+            renamed = out[0]
+            renamed.name, renamed.updated_step = f"{BASE_FORMS[0]} (v{step})", step
+        if step == ARCHIVE_STEP:
+            out[ARCHIVED_FORM].archived_step = step
+            out[ARCHIVED_FORM].updated_step = step
+    return out
+
+
+def form_json(account: Account, f: FormDef) -> dict:
+    at = step_time(account, f.created_step) - (len(BASE_FORMS) - f.k) * 86_400_000 \
+        if f.created_step == 0 else step_time(account, f.created_step)
+    out = {
+        "id": _guid(account.spec.seed, f.k), "name": f.name, "formType": "hubspot",
+        "createdAt": iso_ms(at), "updatedAt": iso_ms(max(at, step_time(account, f.updated_step))),
+        "archived": f.archived_step is not None,
+        "fieldGroups": [{"groupType": "default_group", "richTextType": "text", "fields": [
+            {"objectTypeId": "0-1", "name": "email", "label": "Email", "required": True,
+             "hidden": False, "fieldType": "email", "dependentFields": [],
+             "validation": {"blockedEmailDomains": [], "useDefaultBlockList": False}},
+            {"objectTypeId": "0-1", "name": "firstname", "label": "First name",
+             "required": False, "hidden": False, "fieldType": "single_line_text",
+             "dependentFields": []}]}],
+        "configuration": {
+            "language": "en", "cloneable": True, "editable": True, "archivable": True,
+            "recaptchaEnabled": False, "notifyContactOwner": False, "notifyRecipients": [],
+            "createNewContactForNewEmail": False, "prePopulateKnownValues": True,
+            "allowLinkToResetKnownValues": False,
+            "postSubmitAction": {"type": "thank_you", "value": "Thanks for submitting the form."}},
+        "displayOptions": {
+            "renderRawHtml": False, "theme": "default_style", "submitButtonText": "Submit",
+            "style": {"fontFamily": "arial, helvetica, sans-serif", "backgroundWidth": "100%",
+                      "labelTextColor": "#33475b", "labelTextSize": "14px",
+                      "helpTextColor": "#7C98B6", "helpTextSize": "11px",
+                      "legalConsentTextColor": "#33475b", "legalConsentTextSize": "14px",
+                      "submitColor": "#ff7a59", "submitAlignment": "left",
+                      "submitFontColor": "#ffffff", "submitSize": "12px"}},
+        "legalConsentOptions": {"type": "none"},
+    }
+    if f.archived_step is not None:
+        out["archivedAt"] = iso_ms(step_time(account, f.archived_step))
+    return out
+
+
+def submissions(account: Account, f: FormDef) -> list[dict]:
+    """A form's submissions, newest first: its base ones, then a few per step while live."""
+    seed = account.spec.seed
+    made = []
+    if f.created_step == 0:
+        first = step_time(account, 0)
+        made += [first - 3_600_000 * (j + 1) for j in range(BASE_SUBMISSIONS[f.k])]
+    for step in range(max(1, f.created_step + 1), account.step_count + 1):
+        if f.archived_step is not None and step > f.archived_step:
+            break  # an archived form accepts no new submissions
+        made += [step_time(account, step) - j for j in range(SUBMISSIONS_PER_STEP)]
+    out = []
+    for n, at in enumerate(sorted(made, reverse=True)):
+        h = mix2(mix2(seed, 960 + f.k), at)
+        out.append({
+            "conversionId": f"{h:016x}-{f.k}",
+            "submittedAt": at,
+            "values": [{"name": "email", "value": f"visitor{h % 100_000}@sandbox.example",
+                        "objectTypeId": "0-1"},
+                       {"name": "firstname", "value": FIRST_NAMES[h % len(FIRST_NAMES)],
+                        "objectTypeId": "0-1"}],
+            "pageUrl": f"https://www.sandbox.example/forms/{f.k}",
+        })
+    return out
+
+
+FIRST_NAMES = ("Ada", "Grace", "Alan", "Edsger", "Barbara", "Donald", "Frances", "Ken")
+
+
+def list_forms(req: Request) -> tuple[int, dict]:
+    """`GET /marketing/v3/forms`: live (or, with archived=true, archived) forms, paged."""
+    if "forms" in req.account.spec.denied_types:
+        raise missing_scope(FORMS_SCOPE)
+    limit = min(max(req.int_param("limit", FORMS_LIMIT_DEFAULT), 1), FORMS_LIMIT_MAX)
+    archived = (req.one("archived") or "false").strip().lower() == "true"
+    start = 0
+    if req.one("after"):
+        start = decode_cursor("f", req.one("after"))
+        if start is None:
+            raise bad_request(f"Invalid after cursor: {req.one('after')}")
+    with req.account.lock:
+        rows = [form_json(req.account, f) for f in form_defs(req.account)
+                if (f.archived_step is not None) == archived]
+    out: dict = {"results": rows[start:start + limit]}
+    if start + limit < len(rows):
+        after = encode_cursor("f", start + limit)
+        out["paging"] = {"next": {"after": after, "link": f"?after={after}"}}
+    return 200, out
+
+
+def list_submissions(req: Request, form_guid: str) -> tuple[int, dict]:
+    """`GET /form-integrations/v1/submissions/forms/{formGuid}`: newest first, paged."""
+    if "forms" in req.account.spec.denied_types:
+        raise missing_scope(FORMS_SCOPE)
+    limit = min(max(req.int_param("limit", SUBMISSIONS_LIMIT_DEFAULT), 1),
+                SUBMISSIONS_LIMIT_MAX)
+    start = 0
+    if req.one("after"):
+        start = decode_cursor("s", req.one("after"))
+        if start is None:
+            raise bad_request(f"Invalid after cursor: {req.one('after')}")
+    with req.account.lock:
+        form = next((f for f in form_defs(req.account)
+                     if _guid(req.account.spec.seed, f.k) == form_guid), None)
+        if form is None:
+            raise ApiError(404, error_body(f"Form {form_guid} does not exist.", "OBJECT_NOT_FOUND"))
+        rows = submissions(req.account, form)
+    out: dict = {"results": rows[start:start + limit]}
+    if start + limit < len(rows):
+        after = encode_cursor("s", start + limit)
+        out["paging"] = {"next": {"after": after, "link": f"?after={after}&limit={limit}"}}
+    return 200, out
+
+
+def truth_forms(account: Account) -> dict[str, dict]:
+    """Every form (live and archived) by id, as HubSpot lists it."""
+    with account.lock:
+        return {_guid(account.spec.seed, f.k): form_json(account, f) for f in form_defs(account)}
+
+
+def truth_submissions(account: Account) -> dict[str, list[dict]]:
+    """Every form's submissions by form id, newest first."""
+    with account.lock:
+        return {_guid(account.spec.seed, f.k): submissions(account, f)
+                for f in form_defs(account)}

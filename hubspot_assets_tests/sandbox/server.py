@@ -55,6 +55,9 @@ ROUTES = [
     ("GET", r"/crm/v3/lists/?", "lists.get", marketing.get_lists, None),
     ("GET", rf"/crm/v3/lists/{_T}/memberships", "lists.memberships",
      marketing.list_memberships, None),
+    ("GET", r"/marketing/v3/forms/?", "forms.list", marketing.list_forms, None),
+    ("GET", rf"/form-integrations/v1/submissions/forms/{_T}", "forms.submissions",
+     marketing.list_submissions, None),
 ]
 _COMPILED = [(m, re.compile(p + r"\Z"), name, fn, kind) for m, p, name, fn, kind in ROUTES]
 

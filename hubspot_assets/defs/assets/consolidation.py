@@ -84,7 +84,8 @@ def consolidated_reference(context: dg.AssetExecutionContext,
 @consolidation_asset(
     description="source_{id}_lists (every list with its filters and member_count; lists "
     "HubSpot no longer has marked removed) and source_{id}_list_memberships (every member of "
-    "every list; members gone since a list's last complete read marked removed).",
+    "every list; members gone since a list's last complete read marked removed); "
+    "source_{id}_forms (live and archived, with submission_count).",
     deps=[OBJECT_RECORDS, EVENTS],
 )
 def consolidated_marketing(context: dg.AssetExecutionContext,

@@ -1,5 +1,5 @@
-"""Current-state marketing collections: `source_{id}_lists`, `source_{id}_list_memberships`
-and `source_{id}_forms`.
+"""Current-state marketing collections: `source_{id}_lists`, `source_{id}_list_memberships`,
+`source_{id}_forms` and `source_{id}_marketing_emails`.
 
 Lists. The latest finished records run searched every list, so its `list`
 documents are the lists that exist: each is upserted by list id with
@@ -25,6 +25,11 @@ upserted by id (HubSpot's fields, `archived` as HubSpot says, and
 is marked `removed`. Submissions stay in the stream (kind `form_submission`,
 `object_type` = the form id), like events.
 
+Marketing emails. Runs read only the emails updated since the last one (and
+the archived ones), so the current state is the newest version of each email
+in the whole stream (by `updatedAt`, then when fetched); an archived email
+keeps HubSpot's `archived: true`.
+
 Memberships live in their own collection, not among the association edges:
 a user asks "who is in list L" and "which lists hold contact C", which the
 two indexes of `list_memberships` answer; a list is no CRM object, and
@@ -43,6 +48,7 @@ from hubspot_assets.mongo.bulk import batched, write
 from hubspot_assets.mongo.collections import (
     forms_collection,
     list_memberships_collection,
+    marketing_emails_collection,
     lists_collection,
     stream_collection,
 )
@@ -55,6 +61,7 @@ from hubspot_assets.stream.records import (
     LIST_DEFINITION,
     LIST_MEMBERSHIP,
     LIST_SWEEP,
+    MARKETING_EMAIL,
     seen_tag,
 )
 from hubspot_assets.timestamps import utcnow
@@ -74,6 +81,8 @@ class MarketingSummary:
     forms: int = 0
     forms_removed: int = 0
     forms_reason: str | None = None
+    emails: int = 0
+    emails_written: int = 0
 
     def metadata(self) -> dict[str, Any]:
         """Counts, as plain values for asset metadata."""
@@ -86,6 +95,7 @@ class MarketingSummary:
                                  "lists_not_consolidated": self.lists_not_consolidated},
             "forms": {"read": self.forms, "removed": self.forms_removed,
                       "reason": self.forms_reason},
+            "marketing_emails": {"emails": self.emails, "written": self.emails_written},
         }
 
 
@@ -240,11 +250,39 @@ def consolidate_forms(db: Database, source_id: str, run_id: str,
         "consolidated_at": now}}) for key in sorted(gone)]).modified
 
 
+def consolidate_emails(db: Database, source_id: str, run_id: str,
+                       summary: MarketingSummary) -> None:
+    """The newest version of every marketing email the stream holds."""
+    stream = stream_collection(db, source_id)
+    collection = marketing_emails_collection(db, source_id)
+    newest = stream.aggregate([
+        {"$match": {"kind": MARKETING_EMAIL}},
+        {"$sort": {"hubspot_ts": -1, "fetched_at": -1}},
+        {"$group": {"_id": "$hubspot_id", "stream_id": {"$first": "$_id"},
+                    "data": {"$first": "$data"}}}])
+    now = utcnow()
+    operations = []
+    for row in newest:
+        if row.get("data") is None:
+            continue
+        summary.emails += 1
+        stored = collection.find_one({"_id": row["_id"]}, {"stream_id": 1})
+        if stored and stored.get("stream_id") == row["stream_id"]:
+            continue
+        operations.append(UpdateOne({"_id": row["_id"]}, {"$set": {
+            **row["data"], "source_id": source_id, "stream_id": row["stream_id"],
+            "consolidated_run": run_id, "consolidated_at": now}}, upsert=True))
+    for batch in batched(operations):
+        written = write(collection, batch)
+        summary.emails_written += written.inserted + written.modified
+
+
 def consolidate_marketing(db: Database, source_id: str, run_id: str) -> MarketingSummary:
     """Every marketing collection of a source, from the latest stream data."""
     summary = MarketingSummary()
     removed = consolidate_lists(db, source_id, run_id, summary)
     consolidate_memberships(db, source_id, run_id, summary, removed or set())
     consolidate_forms(db, source_id, run_id, summary)
+    consolidate_emails(db, source_id, run_id, summary)
     return summary
 

@@ -21,6 +21,10 @@ filter; a few calls). Submissions are read per form (unit `form:{formId}`)
 newest first, down to the form's watermark minus the overlap: HubSpot's
 legacy submissions endpoint has no time filter, but its order lets a run stop
 at the first submission older than that.
+
+Marketing emails are listed with `updatedAfter` = the `marketing_emails`
+watermark minus the overlap (all of them on a full run), and the archived
+ones in full every run (how HubSpot shows a deleted email).
 """
 
 from __future__ import annotations
@@ -37,6 +41,7 @@ from hubspot_assets.stream.records import (
     LIST_DEFINITION,
     LIST_MEMBERSHIP,
     LIST_SWEEP,
+    MARKETING_EMAIL,
     StreamRecord,
     data_hash,
 )
@@ -46,6 +51,7 @@ from hubspot_assets.timestamps import epoch_ms, iso
 LISTS_UNIT = "lists"
 MEMBERSHIP_LISTS_UNIT = "lists (for memberships)"
 FORMS_UNIT = "forms"
+EMAILS_UNIT = "marketing_emails"
 SUBMISSION_FORMS_UNIT = "forms (for submissions)"
 #: `additionalProperties` of a searched list that move when its members change.
 MEMBER_CHANGE_FIELDS = ("hs_last_record_added_at", "hs_last_record_removed_at")
@@ -173,3 +179,21 @@ def submission_records(client: Any, report: StageReport, *, max_workers: int,
         yield from report.guarded(f"submissions of form {form_id}", plan.track(unit, fetch))
 
     yield from interleave(forms, read, max_workers=max_workers)
+
+
+def email_records(client: Any, report: StageReport,
+                  plan: SyncPlan | None = None) -> Iterator[StreamRecord]:
+    """Marketing emails updated since the watermark (all on a full run), and every
+    archived one."""
+    plan = plan or SyncPlan.full()
+
+    def fetch() -> Iterator[StreamRecord]:
+        since = plan.since(EMAILS_UNIT)
+        for archived in (False, True):
+            for email in marketing.list_emails(client, None if archived else since,
+                                               archived=archived):
+                report.count("archived_marketing_emails" if archived else "marketing_emails")
+                yield StreamRecord(MARKETING_EMAIL, None, str(email["id"]), email,
+                                   email.get("updatedAt"))
+
+    yield from report.guarded(EMAILS_UNIT, plan.track(EMAILS_UNIT, fetch))

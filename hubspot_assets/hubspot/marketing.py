@@ -22,6 +22,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
+from hubspot_assets.timestamps import iso_z
+
 from .client import _seg
 from .errors import MalformedResponse
 from .paging import ListingGuard, check_page, iter_pages, next_cursor, results_of
@@ -160,3 +162,30 @@ def iter_submissions(client: Any, form_id: str, since_ms: int | None = None) -> 
             yield submission
         if after is None:
             return
+
+
+# -- marketing emails ----------------------------------------------------------------------
+# `GET /marketing/v3/emails` (PublicApiSpecs/Marketing/Marketing Emails/Rollouts/145892/v3/
+# marketingEmails.json, scope `content`): `after`, `limit` ("Default is 100"),
+# `updatedAfter` ("Only return emails last updated after the specified time"),
+# `archived` ("whether to return archived emails"); CollectionResponseWithTotalPublicEmail.
+EMAILS_PATH = "/marketing/v3/emails"
+EMAILS_PAGE_SIZE = 100
+
+
+def list_emails(client: Any, updated_after_ms: int | None = None,
+                archived: bool = False) -> list[dict]:
+    """Every marketing email (or those updated after ``updated_after_ms``), live or
+    (``archived``) archived, all pages."""
+    def fetch(after: str | None) -> dict:
+        params: dict[str, Any] = {"limit": EMAILS_PAGE_SIZE,
+                                  "archived": "true" if archived else "false"}
+        if updated_after_ms is not None:
+            params["updatedAfter"] = iso_z(updated_after_ms)
+        if after:
+            params["after"] = after
+        return client._get(EMAILS_PATH, EMAILS_PATH, params=params, check=check_page)
+
+    what = f"GET {EMAILS_PATH}" + (" (archived)" if archived else "")
+    return [email for page in iter_pages(fetch, what, limits=client.limits)
+            for email in results_of(page, what, key="id")]

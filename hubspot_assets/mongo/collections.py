@@ -65,6 +65,9 @@ LIST_MEMBERSHIP_INDEXES = (
 FORM_INDEXES = (
     IndexModel([("formType", ASCENDING), ("removed", ASCENDING)], name="type_removed"),
 )
+MARKETING_EMAIL_INDEXES = (
+    IndexModel([("archived", ASCENDING), ("updatedAt", DESCENDING)], name="archived_updated"),
+)
 
 _lock = threading.Lock()
 _ensured: set[tuple[int, str]] = set()
@@ -136,6 +139,11 @@ def list_memberships_collection(db: Database, source_id: str) -> Collection:
 def forms_collection(db: Database, source_id: str) -> Collection:
     """`source_{id}_forms`: the current state of every form."""
     return _with_indexes(db, SourceNames(source_id).forms, FORM_INDEXES)
+
+
+def marketing_emails_collection(db: Database, source_id: str) -> Collection:
+    """`source_{id}_marketing_emails`: the latest version of every marketing email."""
+    return _with_indexes(db, SourceNames(source_id).marketing_emails, MARKETING_EMAIL_INDEXES)
 
 
 def runs_collection(db: Database) -> Collection:

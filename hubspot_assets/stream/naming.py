@@ -158,6 +158,11 @@ class SourceNames:
         """Every form (live and archived) with its submission count."""
         return f"source_{self.source_id}_forms"
 
+    @property
+    def marketing_emails(self) -> str:
+        """Every marketing email, archived ones with `archived: true`."""
+        return f"source_{self.source_id}_marketing_emails"
+
     def stage_key(self, stage: str) -> str:
         """`_id` of a (source, stage) document in `stream_runs` and `watermarks`
         (source ids never contain '|')."""

@@ -1,14 +1,17 @@
 """Marketing data through the whole pipeline: lists (with filters and member counts),
-list memberships, forms and form submissions, consolidated into source_{id}_lists,
-_list_memberships and _forms (submissions in the stream), equal the
+list memberships, forms, form submissions and marketing emails, consolidated into
+source_{id}_lists, _list_memberships, _forms and _marketing_emails (submissions in the
+stream), equal the
 sandbox's ground truth after a full sync and after incremental ones that follow
 `advance` (members added and removed, a list deleted and one created, filters changed);
 unchanged lists cost no membership read, submissions are read down to each form's
-watermark; a token without crm.lists.read or forms skips them with HubSpot's reason."""
+watermark, emails changed since the watermark; a token without crm.lists.read, forms or
+content skips them with HubSpot's reason."""
 
 import pymongo
 
 from hubspot_assets.extract.marketing import (
+    EMAILS_UNIT,
     FORMS_UNIT,
     LISTS_UNIT,
     MEMBERSHIP_LISTS_UNIT,
@@ -62,8 +65,18 @@ def assert_forms_match_truth(pipeline, server):
         assert forms[form_id]["submission_count"] == len(expected)
 
 
+EMAIL_OURS = {"_id", "source_id", "stream_id", "consolidated_run", "consolidated_at"}
+
+
+def assert_emails_match_truth(pipeline, server):
+    emails = {d["_id"]: {k: v for k, v in d.items() if k not in EMAIL_OURS}
+              for d in db_of(pipeline).source_demo_marketing_emails.find()}
+    assert emails == mk.truth_emails(server.account(DEMO_PORTAL_ID))
+
+
 def assert_marketing_matches_truth(pipeline, server):
     assert_forms_match_truth(pipeline, server)
+    assert_emails_match_truth(pipeline, server)
     account = server.account(DEMO_PORTAL_ID)
     assert current_lists(pipeline) == mk.truth_lists(account)
     truth = mk.truth_memberships(account)
@@ -84,6 +97,7 @@ def test_full_then_incremental_syncs_equal_the_truth(pipeline, sandbox_factory):
     assert metadata["object_records"]["list_definitions"] == len(mk.BASE_LISTS)
     assert metadata["events"]["lists_swept"] == len(mk.BASE_LISTS)
     assert metadata["object_records"]["forms"] == len(mk.BASE_FORMS)
+    assert metadata["object_records"]["marketing_emails"] == len(mk.BASE_EMAILS)
     assert metadata["events"]["form_submissions"] == sum(mk.BASE_SUBMISSIONS)
     assert_marketing_matches_truth(pipeline, server)
 
@@ -111,6 +125,9 @@ def test_full_then_incremental_syncs_equal_the_truth(pipeline, sandbox_factory):
         assert metadata["object_records"].get("list_definitions", 0) < len(mk.BASE_LISTS)
         # submissions are read down to each form's watermark, not in full
         assert metadata["events"]["form_submissions"] < sum(mk.BASE_SUBMISSIONS)
+        # emails: only those updated since the watermark (one edit a step, within overlap)
+        assert metadata["object_records"].get("marketing_emails", 0) < len(
+            mk.truth_emails(server.account(DEMO_PORTAL_ID)))
     assert removed_total > 0 and added_total > 0
     # Nothing changed since (no overlap asked for): no list is read again, none is lost.
     quiet = pipeline.sync("demo", overlap_minutes=0)
@@ -121,6 +138,7 @@ def test_full_then_incremental_syncs_equal_the_truth(pipeline, sandbox_factory):
         server.account(DEMO_PORTAL_ID)))
     assert metadata["object_records"].get("list_definitions", 0) == 0
     assert metadata["events"].get("form_submissions", 0) == 0
+    assert metadata["object_records"].get("marketing_emails", 0) == 0
     assert_marketing_matches_truth(pipeline, server)
     db = db_of(pipeline)
     gone = db.source_demo_lists.find_one({"_id": mk.DELETED_LIST})
@@ -136,8 +154,8 @@ def test_full_then_incremental_syncs_equal_the_truth(pipeline, sandbox_factory):
     assert held == {k.split("|")[0] for k in after if k.split("|")[1] == some}
 
 
-def test_a_token_without_the_lists_and_forms_scopes_skips_only_them(pipeline, sandbox_factory):
-    server = sandbox_factory(sizes=SIZES, denied_types={"lists", "forms"})
+def test_a_token_without_the_marketing_scopes_skips_only_them(pipeline, sandbox_factory):
+    server = sandbox_factory(sizes=SIZES, denied_types={"lists", "forms", "marketing_emails"})
     pipeline.add_source("demo", token=DEMO_TOKEN, base_url=server.url)
     result = pipeline.sync("demo")
     assert result.success
@@ -145,7 +163,8 @@ def test_a_token_without_the_lists_and_forms_scopes_skips_only_them(pipeline, sa
     for stage, unit, scope in (("object_records", LISTS_UNIT, mk.LISTS_SCOPE),
                                ("events", MEMBERSHIP_LISTS_UNIT, mk.LISTS_SCOPE),
                                ("object_records", FORMS_UNIT, mk.FORMS_SCOPE),
-                               ("events", SUBMISSION_FORMS_UNIT, mk.FORMS_SCOPE)):
+                               ("events", SUBMISSION_FORMS_UNIT, mk.FORMS_SCOPE),
+                               ("object_records", EMAILS_UNIT, mk.EMAILS_SCOPE)):
         skipped = {d["unit"]: d["message"] for d in metadata[stage]["error_details"]
                    if d.get("skipped")}
         assert scope in skipped[unit], skipped

@@ -39,7 +39,7 @@ from dataclasses import dataclass
 
 from .account import Account
 from .api import ApiError, Request, bad_request, error_body, missing_scope
-from .encoding import decode_cursor, encode_cursor, iso_ms, mix2
+from .encoding import decode_cursor, encode_cursor, iso_ms, mix2, parse_time
 
 LISTS_SCOPE = "crm.lists.read"
 SEARCH_COUNT_DEFAULT, SEARCH_COUNT_MAX = 20, 500
@@ -450,3 +450,101 @@ def truth_submissions(account: Account) -> dict[str, list[dict]]:
     with account.lock:
         return {_guid(account.spec.seed, f.k): submissions(account, f)
                 for f in form_defs(account)}
+
+
+# -- marketing emails -------------------------------------------------------------------------
+# `GET /marketing/v3/emails` (PublicApiSpecs/Marketing/Marketing Emails/Rollouts/145892/v3/
+# marketingEmails.json; the official client's `hubspot.marketing.emails` PublicEmail):
+# `after`, `limit` (default 100), `createdAfter`/`updatedAfter` (strictly after, ISO-8601),
+# `archived` (archived emails instead of live ones); CollectionResponseWithTotalPublicEmail
+# (`results`, `total`, `paging.next.after`), ordered by createdAt (the default `sort`).
+# Scope `content`; PublicEmail requires id, name, subject, state, subcategory,
+# sendOnPublish, content, from, to.
+EMAILS_SCOPE = "content"
+EMAILS_LIMIT_DEFAULT, EMAILS_LIMIT_MAX = 100, 100
+BASE_EMAILS = ("January newsletter", "Product launch", "Webinar invite", "Win-back offer")
+EMAIL_ID_BASE = 170_000_000_000
+EMAIL_ARCHIVE_STEP, ARCHIVED_EMAIL = 4, 2
+
+
+@dataclass
+class EmailDef:
+    k: int
+    name: str
+    created_step: int = 0
+    updated_step: int = 0
+    archived_step: int | None = None
+    revision: int = 0
+
+
+def email_defs(account: Account) -> list[EmailDef]:
+    """Every marketing email as of the account's current step: one edited every step,
+    one made every second step, one archived at step 4."""
+    out = [EmailDef(k, name) for k, name in enumerate(BASE_EMAILS)]
+    for step in range(1, account.step_count + 1):
+        live = [e for e in out if e.archived_step is None]
+        edited = live[mix2(account.spec.seed, 800 + step) % len(live)]
+        edited.updated_step, edited.revision = step, edited.revision + 1
+        if step % 2 == 0:
+            out.append(EmailDef(len(out), f"Follow-up {step}", created_step=step,
+                                updated_step=step))
+        if step == EMAIL_ARCHIVE_STEP:
+            gone = out[ARCHIVED_EMAIL]
+            gone.archived_step, gone.updated_step = step, step
+    return out
+
+
+def email_json(account: Account, e: EmailDef) -> dict:
+    created = step_time(account, e.created_step) - (0 if e.created_step else
+                                                     (len(BASE_EMAILS) - e.k) * 86_400_000)
+    updated = max(created, step_time(account, e.updated_step))
+    subject = e.name if not e.revision else f"{e.name} (rev {e.revision})"
+    return {
+        "id": str(EMAIL_ID_BASE + e.k), "name": e.name, "subject": subject,
+        "state": "PUBLISHED" if e.created_step == 0 else "DRAFT",
+        "isPublished": e.created_step == 0, "subcategory": "batch", "type": "BATCH_EMAIL",
+        "sendOnPublish": True, "language": "en", "archived": e.archived_step is not None,
+        "createdAt": iso_ms(created), "updatedAt": iso_ms(updated), "createdById": CREATOR_ID,
+        "updatedById": CREATOR_ID,
+        "content": {"templatePath": "@hubspot/email/dnd/welcome.html", "plainTextVersion":
+                    f"{subject}\n\nHello {{{{contact.firstname}}}}"},
+        "from": {"fromName": "Sandbox Marketing", "replyTo": "marketing@sandbox.example"},
+        "to": {"contactLists": {"include": ["1"], "exclude": []},
+               "suppressGraymail": True, "limitSendFrequency": False},
+    }
+
+
+def list_emails(req: Request) -> tuple[int, dict]:
+    """`GET /marketing/v3/emails`: live (or archived) emails, optionally updated after a
+    time, by createdAt, paged."""
+    if "marketing_emails" in req.account.spec.denied_types:
+        raise missing_scope(EMAILS_SCOPE)
+    limit = min(max(req.int_param("limit", EMAILS_LIMIT_DEFAULT), 1), EMAILS_LIMIT_MAX)
+    archived = (req.one("archived") or "false").strip().lower() == "true"
+    after_ms = None
+    if req.one("updatedAfter"):
+        after_ms = parse_time(req.one("updatedAfter"))
+        if after_ms is None:
+            raise bad_request(f"Invalid updatedAfter: {req.one('updatedAfter')!r}")
+    start = 0
+    if req.one("after"):
+        start = decode_cursor("e", req.one("after"))
+        if start is None:
+            raise bad_request(f"Invalid after cursor: {req.one('after')}")
+    with req.account.lock:
+        rows = [email_json(req.account, e) for e in email_defs(req.account)
+                if (e.archived_step is not None) == archived]
+    if after_ms is not None:
+        rows = [r for r in rows if parse_time(r["updatedAt"]) > after_ms]
+    rows.sort(key=lambda r: (r["createdAt"], r["id"]))
+    out: dict = {"results": rows[start:start + limit], "total": len(rows)}
+    if start + limit < len(rows):
+        after = encode_cursor("e", start + limit)
+        out["paging"] = {"next": {"after": after, "link": f"?after={after}"}}
+    return 200, out
+
+
+def truth_emails(account: Account) -> dict[str, dict]:
+    """Every marketing email, live and archived, by id."""
+    with account.lock:
+        return {str(EMAIL_ID_BASE + e.k): email_json(account, e) for e in email_defs(account)}

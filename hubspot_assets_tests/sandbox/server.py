@@ -58,6 +58,7 @@ ROUTES = [
     ("GET", r"/marketing/v3/forms/?", "forms.list", marketing.list_forms, None),
     ("GET", rf"/form-integrations/v1/submissions/forms/{_T}", "forms.submissions",
      marketing.list_submissions, None),
+    ("GET", r"/marketing/v3/emails/?", "emails.list", marketing.list_emails, None),
 ]
 _COMPILED = [(m, re.compile(p + r"\Z"), name, fn, kind) for m, p, name, fn, kind in ROUTES]
 

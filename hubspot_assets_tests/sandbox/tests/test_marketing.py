@@ -233,3 +233,37 @@ def test_forms_advance_and_scope(sb, sandbox_factory):
     denied = sandbox_factory(sizes=SIZES, denied_types={"forms"})
     r = Http(denied).get("/marketing/v3/forms")
     assert r.status_code == 403 and mk.FORMS_SCOPE in r.text
+
+
+# -- marketing emails -----------------------------------------------------------------------
+from hubspot.marketing import emails as sdk_emails  # noqa: E402
+
+
+def test_emails_deserialize_filter_by_update_and_archive(sb):
+    cfg = sdk_emails.Configuration(host=sb.url)
+    cfg.access_token = DEMO_TOKEN
+    cfg.client_side_validation = True
+    api = sdk_emails.MarketingEmailsApi(sdk_emails.ApiClient(cfg))
+    first = api.get_page(limit=3)
+    assert len(first.results) == 3 and first.total == len(mk.BASE_EMAILS)
+    rest = api.get_page(limit=3, after=first.paging.next.after)
+    assert [e.name for e in first.results + rest.results] == list(mk.BASE_EMAILS)
+    account = sb.account(DEMO_PORTAL_ID)
+    for _ in range(4):
+        sb.advance(DEMO_PORTAL_ID)
+    since = account.step_times[1]  # after step 2 ended: only steps 3 and 4's changes
+    changed = api.get_page(updated_after=mk.iso_ms(since)).results
+    expected = {k for k, e in mk.truth_emails(account).items()
+                if not e["archived"] and mk.parse_time(e["updatedAt"]) > since}
+    assert {e.id for e in changed} == expected and expected
+    archived = api.get_page(archived=True).results
+    assert [e.name for e in archived] == [mk.BASE_EMAILS[mk.ARCHIVED_EMAIL]]
+    assert archived[0].archived is True
+    denied = Http(sb).get("/marketing/v3/emails", {"updatedAfter": "yesterday"})
+    assert denied.status_code == 400
+
+
+def test_emails_scope(sandbox_factory):
+    denied = sandbox_factory(sizes=SIZES, denied_types={"marketing_emails"})
+    r = Http(denied).get("/marketing/v3/emails")
+    assert r.status_code == 403 and mk.EMAILS_SCOPE in r.text

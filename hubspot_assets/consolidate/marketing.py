@@ -1,5 +1,5 @@
 """Current-state marketing collections: `source_{id}_lists`, `source_{id}_list_memberships`,
-`source_{id}_forms` and `source_{id}_marketing_emails`.
+`source_{id}_forms`, `source_{id}_marketing_emails` and `source_{id}_campaigns`.
 
 Lists. The latest finished records run searched every list, so its `list`
 documents are the lists that exist: each is upserted by list id with
@@ -25,6 +25,9 @@ upserted by id (HubSpot's fields, `archived` as HubSpot says, and
 is marked `removed`. Submissions stay in the stream (kind `form_submission`,
 `object_type` = the form id), like events.
 
+Campaigns are listed in full like forms: the latest records run's campaigns
+are the current ones, others are marked `removed`.
+
 Marketing emails. Runs read only the emails updated since the last one (and
 the archived ones), so the current state is the newest version of each email
 in the whole stream (by `updatedAt`, then when fetched); an archived email
@@ -46,6 +49,7 @@ from pymongo.database import Database
 
 from hubspot_assets.mongo.bulk import batched, write
 from hubspot_assets.mongo.collections import (
+    campaigns_collection,
     forms_collection,
     list_memberships_collection,
     marketing_emails_collection,
@@ -55,6 +59,7 @@ from hubspot_assets.mongo.collections import (
 from hubspot_assets.mongo.stored_stream import latest_stream
 from hubspot_assets.stream.naming import OBJECT_RECORDS
 from hubspot_assets.stream.records import (
+    CAMPAIGN,
     FORM,
     FORM_SUBMISSION,
     LIST,
@@ -83,6 +88,9 @@ class MarketingSummary:
     forms_reason: str | None = None
     emails: int = 0
     emails_written: int = 0
+    campaigns: int = 0
+    campaigns_removed: int = 0
+    campaigns_reason: str | None = None
 
     def metadata(self) -> dict[str, Any]:
         """Counts, as plain values for asset metadata."""
@@ -96,6 +104,8 @@ class MarketingSummary:
             "forms": {"read": self.forms, "removed": self.forms_removed,
                       "reason": self.forms_reason},
             "marketing_emails": {"emails": self.emails, "written": self.emails_written},
+            "campaigns": {"read": self.campaigns, "removed": self.campaigns_removed,
+                          "reason": self.campaigns_reason},
         }
 
 
@@ -223,31 +233,49 @@ def _end(memberships: Any, list_id: str, record_ids: set[str], run_id: str, now:
     return removed
 
 
+def consolidate_listed(db: Database, source_id: str, run_id: str, kind: str,
+                       collection: Any, extra: Any = None) -> tuple[int, int, str | None]:
+    """Bring a collection of a fully listed kind (forms, campaigns) in line with the
+    latest records run: (documents read, marked removed, why nothing was done)."""
+    latest = latest_stream(db, source_id, OBJECT_RECORDS)
+    found = [] if latest is None else [
+        d for d in latest.filter(kind=kind, projection={"data": 1, "hubspot_id": 1})
+        if d.get("data") is not None]
+    if not found:
+        return 0, 0, f"the latest records run read no {kind} (see its skipped units)"
+    now = utcnow()
+    operations = [UpdateOne({"_id": d["hubspot_id"]}, {"$set": {
+        **d["data"], **(extra(d) if extra else {}), "source_id": source_id, "removed": False,
+        "removed_at": None, "stream_id": d["_id"], "consolidated_run": run_id,
+        "consolidated_at": now}}, upsert=True) for d in found]
+    for batch in batched(operations):
+        write(collection, batch)
+    gone = {d["_id"] for d in collection.find({"removed": False}, {"_id": 1})} - {
+        d["hubspot_id"] for d in found}
+    removed = write(collection, [UpdateOne({"_id": key}, {"$set": {
+        "removed": True, "removed_at": now, "consolidated_run": run_id,
+        "consolidated_at": now}}) for key in sorted(gone)]).modified
+    return len(found), removed, None
+
+
 def consolidate_forms(db: Database, source_id: str, run_id: str,
                       summary: MarketingSummary) -> None:
     """Bring `forms` in line with the latest records run (and count the submissions)."""
-    latest = latest_stream(db, source_id, OBJECT_RECORDS)
-    found = [] if latest is None else [
-        d for d in latest.filter(kind=FORM, projection={"data": 1, "hubspot_id": 1})
-        if d.get("data") is not None]
-    if not found:
-        summary.forms_reason = "the latest records run read no form (see its skipped units)"
-        return
     stream = stream_collection(db, source_id)
-    collection = forms_collection(db, source_id)
-    now = utcnow()
-    operations = [UpdateOne({"_id": d["hubspot_id"]}, {"$set": {
-        **d["data"], "source_id": source_id, "removed": False, "removed_at": None,
-        "stream_id": d["_id"], "submission_count": stream.count_documents(
-            {"kind": FORM_SUBMISSION, "object_type": d["hubspot_id"]}),
-        "consolidated_run": run_id, "consolidated_at": now}}, upsert=True) for d in found]
-    write(collection, operations)
-    summary.forms = len(found)
-    gone = {d["_id"] for d in collection.find({"removed": False}, {"_id": 1})} - {
-        d["hubspot_id"] for d in found}
-    summary.forms_removed = write(collection, [UpdateOne({"_id": key}, {"$set": {
-        "removed": True, "removed_at": now, "consolidated_run": run_id,
-        "consolidated_at": now}}) for key in sorted(gone)]).modified
+
+    def count(document: dict[str, Any]) -> dict[str, Any]:
+        return {"submission_count": stream.count_documents(
+            {"kind": FORM_SUBMISSION, "object_type": document["hubspot_id"]})}
+
+    summary.forms, summary.forms_removed, summary.forms_reason = consolidate_listed(
+        db, source_id, run_id, FORM, forms_collection(db, source_id), count)
+
+
+def consolidate_campaigns(db: Database, source_id: str, run_id: str,
+                          summary: MarketingSummary) -> None:
+    """Bring `campaigns` in line with the latest records run."""
+    summary.campaigns, summary.campaigns_removed, summary.campaigns_reason = \
+        consolidate_listed(db, source_id, run_id, CAMPAIGN, campaigns_collection(db, source_id))
 
 
 def consolidate_emails(db: Database, source_id: str, run_id: str,
@@ -284,5 +312,6 @@ def consolidate_marketing(db: Database, source_id: str, run_id: str) -> Marketin
     consolidate_memberships(db, source_id, run_id, summary, removed or set())
     consolidate_forms(db, source_id, run_id, summary)
     consolidate_emails(db, source_id, run_id, summary)
+    consolidate_campaigns(db, source_id, run_id, summary)
     return summary
 

@@ -24,7 +24,8 @@ at the first submission older than that.
 
 Marketing emails are listed with `updatedAfter` = the `marketing_emails`
 watermark minus the overlap (all of them on a full run), and the archived
-ones in full every run (how HubSpot shows a deleted email).
+ones in full every run (how HubSpot shows a deleted email). Campaigns are
+listed in full every run (the listing has no "changed since" filter).
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ from typing import Any
 from hubspot_assets.extract.units import StageReport, interleave
 from hubspot_assets.hubspot import marketing
 from hubspot_assets.stream.records import (
+    CAMPAIGN,
     FORM,
     FORM_SUBMISSION,
     LIST,
@@ -52,6 +54,7 @@ LISTS_UNIT = "lists"
 MEMBERSHIP_LISTS_UNIT = "lists (for memberships)"
 FORMS_UNIT = "forms"
 EMAILS_UNIT = "marketing_emails"
+CAMPAIGNS_UNIT = "campaigns"
 SUBMISSION_FORMS_UNIT = "forms (for submissions)"
 #: `additionalProperties` of a searched list that move when its members change.
 MEMBER_CHANGE_FIELDS = ("hs_last_record_added_at", "hs_last_record_removed_at")
@@ -197,3 +200,11 @@ def email_records(client: Any, report: StageReport,
                                    email.get("updatedAt"))
 
     yield from report.guarded(EMAILS_UNIT, plan.track(EMAILS_UNIT, fetch))
+
+
+def campaign_records(client: Any, report: StageReport) -> Iterator[StreamRecord]:
+    """Every campaign (Marketing Hub Professional: other tiers answer 403, a skip)."""
+    for campaign in report.guarded(CAMPAIGNS_UNIT, lambda: marketing.list_campaigns(client)):
+        report.count("campaigns")
+        yield StreamRecord(CAMPAIGN, None, str(campaign["id"]), campaign,
+                           campaign.get("updatedAt"))

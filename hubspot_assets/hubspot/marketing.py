@@ -189,3 +189,32 @@ def list_emails(client: Any, updated_after_ms: int | None = None,
     what = f"GET {EMAILS_PATH}" + (" (archived)" if archived else "")
     return [email for page in iter_pages(fetch, what, limits=client.limits)
             for email in results_of(page, what, key="id")]
+
+
+# -- campaigns -------------------------------------------------------------------------------
+# `GET /marketing/v3/campaigns/` (PublicApiSpecs/Marketing/Campaigns Public Api/Rollouts/
+# 177944/v3/campaignsPublicApi.json, scope `marketing.campaigns.read`, Marketing Hub
+# PROFESSIONAL): `after`, `limit`, `properties` (without it "the response will include an
+# empty properties map"); CollectionResponseWithTotalPublicCampaignForwardPaging of
+# PublicCampaign (`id`, `properties`, `createdAt`, `updatedAt`, `businessUnits`).
+CAMPAIGNS_PATH = "/marketing/v3/campaigns/"
+CAMPAIGNS_PAGE_SIZE = 100
+#: The campaign properties HubSpot's campaigns guide lists.
+CAMPAIGN_PROPERTIES = ("hs_name", "hs_start_date", "hs_end_date", "hs_notes", "hs_audience",
+                       "hs_currency_code", "hs_campaign_status", "hs_owner", "hs_utm",
+                       "hs_color_hex", "hs_budget_items_sum_amount",
+                       "hs_spend_items_sum_amount")
+
+
+def list_campaigns(client: Any) -> list[dict]:
+    """Every campaign with its properties, all pages."""
+    def fetch(after: str | None) -> dict:
+        params: dict[str, Any] = {"limit": CAMPAIGNS_PAGE_SIZE,
+                                  "properties": list(CAMPAIGN_PROPERTIES)}
+        if after:
+            params["after"] = after
+        return client._get(CAMPAIGNS_PATH, CAMPAIGNS_PATH, params=params, check=check_page)
+
+    what = f"GET {CAMPAIGNS_PATH}"
+    return [campaign for page in iter_pages(fetch, what, limits=client.limits)
+            for campaign in results_of(page, what, key="id")]

@@ -68,6 +68,9 @@ FORM_INDEXES = (
 MARKETING_EMAIL_INDEXES = (
     IndexModel([("archived", ASCENDING), ("updatedAt", DESCENDING)], name="archived_updated"),
 )
+CAMPAIGN_INDEXES = (
+    IndexModel([("removed", ASCENDING), ("updatedAt", DESCENDING)], name="removed_updated"),
+)
 
 _lock = threading.Lock()
 _ensured: set[tuple[int, str]] = set()
@@ -144,6 +147,11 @@ def forms_collection(db: Database, source_id: str) -> Collection:
 def marketing_emails_collection(db: Database, source_id: str) -> Collection:
     """`source_{id}_marketing_emails`: the latest version of every marketing email."""
     return _with_indexes(db, SourceNames(source_id).marketing_emails, MARKETING_EMAIL_INDEXES)
+
+
+def campaigns_collection(db: Database, source_id: str) -> Collection:
+    """`source_{id}_campaigns`: the current state of every campaign."""
+    return _with_indexes(db, SourceNames(source_id).campaigns, CAMPAIGN_INDEXES)
 
 
 def runs_collection(db: Database) -> Collection:

@@ -163,6 +163,11 @@ class SourceNames:
         """Every marketing email, archived ones with `archived: true`."""
         return f"source_{self.source_id}_marketing_emails"
 
+    @property
+    def campaigns(self) -> str:
+        """Every marketing campaign with its properties."""
+        return f"source_{self.source_id}_campaigns"
+
     def stage_key(self, stage: str) -> str:
         """`_id` of a (source, stage) document in `stream_runs` and `watermarks`
         (source ids never contain '|')."""

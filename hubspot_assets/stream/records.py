@@ -33,8 +33,9 @@ LIST_SWEEP = "list_membership_sweep"   # ours: one complete read of one list's m
 FORM = "form"                          # GET /marketing/v3/forms, live and archived
 FORM_SUBMISSION = "form_submission"    # GET /form-integrations/v1/submissions/forms/{guid}
 MARKETING_EMAIL = "marketing_email"    # GET /marketing/v3/emails, live and archived
+CAMPAIGN = "campaign"                  # GET /marketing/v3/campaigns/
 MARKETING_KINDS = frozenset({LIST, LIST_DEFINITION, LIST_MEMBERSHIP, LIST_SWEEP, FORM,
-                             FORM_SUBMISSION, MARKETING_EMAIL})
+                             FORM_SUBMISSION, MARKETING_EMAIL, CAMPAIGN})
 KINDS = frozenset(
     {CUSTOM_OBJECT_SCHEMA, DOWNLOAD_LIST_ENTRY, OBJECT, EVENT_TYPE, EVENT, RELATIONSHIP,
      PROPERTY_HISTORY}

@@ -1,16 +1,20 @@
 """Marketing data through the whole pipeline: lists (with filters and member counts),
-list memberships, forms, form submissions and marketing emails, consolidated into
-source_{id}_lists, _list_memberships, _forms and _marketing_emails (submissions in the
-stream), equal the
+list memberships, forms, form submissions, marketing emails and campaigns, consolidated
+into source_{id}_lists, _list_memberships, _forms, _marketing_emails and _campaigns
+(submissions in the stream), equal the
 sandbox's ground truth after a full sync and after incremental ones that follow
 `advance` (members added and removed, a list deleted and one created, filters changed);
 unchanged lists cost no membership read, submissions are read down to each form's
-watermark, emails changed since the watermark; a token without crm.lists.read, forms or
-content skips them with HubSpot's reason."""
+watermark, emails changed since the watermark; a token without crm.lists.read, forms,
+content or marketing.campaigns.read (or a tier without campaigns) skips them with
+HubSpot's reason."""
 
 import pymongo
 
+from hubspot_assets.hubspot.marketing import CAMPAIGN_PROPERTIES
+
 from hubspot_assets.extract.marketing import (
+    CAMPAIGNS_UNIT,
     EMAILS_UNIT,
     FORMS_UNIT,
     LISTS_UNIT,
@@ -74,9 +78,18 @@ def assert_emails_match_truth(pipeline, server):
     assert emails == mk.truth_emails(server.account(DEMO_PORTAL_ID))
 
 
+def assert_campaigns_match_truth(pipeline, server):
+    campaigns = {d["_id"]: {k: v for k, v in d.items() if k not in FORM_OURS}
+                 for d in db_of(pipeline).source_demo_campaigns.find({"removed": False})}
+    assert campaigns == mk.truth_campaigns(server.account(DEMO_PORTAL_ID),
+                                           list(CAMPAIGN_PROPERTIES))
+    assert all(c["properties"]["hs_name"] for c in campaigns.values())
+
+
 def assert_marketing_matches_truth(pipeline, server):
     assert_forms_match_truth(pipeline, server)
     assert_emails_match_truth(pipeline, server)
+    assert_campaigns_match_truth(pipeline, server)
     account = server.account(DEMO_PORTAL_ID)
     assert current_lists(pipeline) == mk.truth_lists(account)
     truth = mk.truth_memberships(account)
@@ -98,6 +111,7 @@ def test_full_then_incremental_syncs_equal_the_truth(pipeline, sandbox_factory):
     assert metadata["events"]["lists_swept"] == len(mk.BASE_LISTS)
     assert metadata["object_records"]["forms"] == len(mk.BASE_FORMS)
     assert metadata["object_records"]["marketing_emails"] == len(mk.BASE_EMAILS)
+    assert metadata["object_records"]["campaigns"] == len(mk.BASE_CAMPAIGNS)
     assert metadata["events"]["form_submissions"] == sum(mk.BASE_SUBMISSIONS)
     assert_marketing_matches_truth(pipeline, server)
 
@@ -141,6 +155,7 @@ def test_full_then_incremental_syncs_equal_the_truth(pipeline, sandbox_factory):
     assert metadata["object_records"].get("marketing_emails", 0) == 0
     assert_marketing_matches_truth(pipeline, server)
     db = db_of(pipeline)
+    assert db.source_demo_campaigns.count_documents({"removed": True}) == 1
     gone = db.source_demo_lists.find_one({"_id": mk.DELETED_LIST})
     assert gone["removed"] is True
     assert db.source_demo_list_memberships.count_documents(
@@ -155,7 +170,8 @@ def test_full_then_incremental_syncs_equal_the_truth(pipeline, sandbox_factory):
 
 
 def test_a_token_without_the_marketing_scopes_skips_only_them(pipeline, sandbox_factory):
-    server = sandbox_factory(sizes=SIZES, denied_types={"lists", "forms", "marketing_emails"})
+    server = sandbox_factory(sizes=SIZES, denied_types={"lists", "forms", "marketing_emails",
+                                                           "campaigns"})
     pipeline.add_source("demo", token=DEMO_TOKEN, base_url=server.url)
     result = pipeline.sync("demo")
     assert result.success
@@ -164,7 +180,8 @@ def test_a_token_without_the_marketing_scopes_skips_only_them(pipeline, sandbox_
                                ("events", MEMBERSHIP_LISTS_UNIT, mk.LISTS_SCOPE),
                                ("object_records", FORMS_UNIT, mk.FORMS_SCOPE),
                                ("events", SUBMISSION_FORMS_UNIT, mk.FORMS_SCOPE),
-                               ("object_records", EMAILS_UNIT, mk.EMAILS_SCOPE)):
+                               ("object_records", EMAILS_UNIT, mk.EMAILS_SCOPE),
+                               ("object_records", CAMPAIGNS_UNIT, mk.CAMPAIGNS_SCOPE)):
         skipped = {d["unit"]: d["message"] for d in metadata[stage]["error_details"]
                    if d.get("skipped")}
         assert scope in skipped[unit], skipped

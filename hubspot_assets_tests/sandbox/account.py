@@ -54,7 +54,8 @@ class Account:
         for label, names in (("sizes", set(sizes)),
                              ("denied_types", set(spec.denied_types) - {"events", "schemas", "account-info", "owners",
                                                      "sensitive", "highly_sensitive", "lists",
-                                                     "forms", "marketing_emails"})):
+                                                     "forms", "marketing_emails",
+                                                     "campaigns"})):
             if names - known:  # a typo would otherwise silently test the defaults
                 raise ValueError(f"unknown object types in {label}: {sorted(names - known)}")
 

@@ -548,3 +548,77 @@ def truth_emails(account: Account) -> dict[str, dict]:
     """Every marketing email, live and archived, by id."""
     with account.lock:
         return {str(EMAIL_ID_BASE + e.k): email_json(account, e) for e in email_defs(account)}
+
+
+# -- campaigns -------------------------------------------------------------------------------
+# `GET /marketing/v3/campaigns/` (PublicApiSpecs/Marketing/Campaigns Public Api/Rollouts/
+# 177944/v3/campaignsPublicApi.json): `after`, `limit`, `properties` (repeated; without it
+# every campaign's `properties` map is empty, and names a campaign has no value for are
+# left out); CollectionResponseWithTotalPublicCampaignForwardPaging of PublicCampaign
+# (`id` a UUID, `properties` of strings, `createdAt`, `updatedAt`, `businessUnits`).
+# Scope `marketing.campaigns.read`; Marketing Hub PROFESSIONAL (a token without the scope,
+# or a lower tier: `denied_types={"campaigns"}`, answered 403). The spec gives no maximum
+# `limit`: the sandbox serves at most 100 a page.
+CAMPAIGNS_SCOPE = "marketing.campaigns.read"
+CAMPAIGNS_LIMIT_DEFAULT, CAMPAIGNS_LIMIT_MAX = 50, 100
+BASE_CAMPAIGNS = ("Spring launch", "Summer sale", "Partner program")
+CAMPAIGN_DELETE_STEP, DELETED_CAMPAIGN = 2, 1
+
+
+def campaign_defs(account: Account) -> list[dict]:
+    """Every campaign as of the account's current step: renamed on odd steps, one made
+    on every third, one deleted at step 2 (deleted campaigns are gone from the listing)."""
+    out = [{"k": k, "name": n, "created": 0, "updated": 0, "status": "active"}
+           for k, n in enumerate(BASE_CAMPAIGNS)]
+    for step in range(1, account.step_count + 1):
+        if step % 2:
+            c = out[0]
+            c["name"], c["updated"] = f"{BASE_CAMPAIGNS[0]} {step}", step
+        if step % 3 == 0:
+            out.append({"k": len(out), "name": f"Campaign {step}", "created": step,
+                        "updated": step, "status": "planned"})
+        if step == CAMPAIGN_DELETE_STEP:
+            out[DELETED_CAMPAIGN]["deleted"] = step
+    return [c for c in out if "deleted" not in c]
+
+
+def campaign_json(account: Account, c: dict, names: list[str]) -> dict:
+    created = step_time(account, c["created"]) - (0 if c["created"] else
+                                                  (len(BASE_CAMPAIGNS) - c["k"]) * 86_400_000)
+    values = {"hs_name": c["name"], "hs_start_date": "2023-03-01", "hs_end_date": "2023-12-31",
+              "hs_currency_code": "USD", "hs_campaign_status": c["status"],
+              "hs_audience": "Marketing leads", "hs_owner": "80000001",
+              "hs_color_hex": "#ff7a59", "hs_budget_items_sum_amount": str(1000 * (c["k"] + 1)),
+              "hs_spend_items_sum_amount": str(250 * c["k"])}
+    return {"id": _guid(account.spec.seed, 400 + c["k"]),
+            "properties": {n: values[n] for n in names if n in values},
+            "createdAt": iso_ms(created),
+            "updatedAt": iso_ms(max(created, step_time(account, c["updated"]))),
+            "businessUnits": [{"id": 0}]}
+
+
+def list_campaigns(req: Request) -> tuple[int, dict]:
+    """`GET /marketing/v3/campaigns/`: every campaign with the asked-for properties, paged."""
+    if "campaigns" in req.account.spec.denied_types:
+        raise missing_scope(CAMPAIGNS_SCOPE)
+    limit = min(max(req.int_param("limit", CAMPAIGNS_LIMIT_DEFAULT), 1), CAMPAIGNS_LIMIT_MAX)
+    names = req.many("properties") or []
+    start = 0
+    if req.one("after"):
+        start = decode_cursor("c", req.one("after"))
+        if start is None:
+            raise bad_request(f"Invalid after cursor: {req.one('after')}")
+    with req.account.lock:
+        rows = [campaign_json(req.account, c, names) for c in campaign_defs(req.account)]
+    out: dict = {"results": rows[start:start + limit], "total": len(rows)}
+    if start + limit < len(rows):
+        after = encode_cursor("c", start + limit)
+        out["paging"] = {"next": {"after": after, "link": f"?after={after}"}}
+    return 200, out
+
+
+def truth_campaigns(account: Account, names: list[str]) -> dict[str, dict]:
+    """Every campaign by id, with the named properties."""
+    with account.lock:
+        return {r["id"]: r for r in (campaign_json(account, c, names)
+                                     for c in campaign_defs(account))}

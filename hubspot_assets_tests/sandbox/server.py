@@ -59,6 +59,7 @@ ROUTES = [
     ("GET", rf"/form-integrations/v1/submissions/forms/{_T}", "forms.submissions",
      marketing.list_submissions, None),
     ("GET", r"/marketing/v3/emails/?", "emails.list", marketing.list_emails, None),
+    ("GET", r"/marketing/v3/campaigns/?", "campaigns.list", marketing.list_campaigns, None),
 ]
 _COMPILED = [(m, re.compile(p + r"\Z"), name, fn, kind) for m, p, name, fn, kind in ROUTES]
 

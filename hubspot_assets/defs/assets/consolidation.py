@@ -86,7 +86,7 @@ def consolidated_reference(context: dg.AssetExecutionContext,
     "HubSpot no longer has marked removed) and source_{id}_list_memberships (every member of "
     "every list; members gone since a list's last complete read marked removed); "
     "source_{id}_forms (live and archived, with submission_count) and "
-    "source_{id}_marketing_emails (the latest version of each).",
+    "source_{id}_marketing_emails (the latest version of each) and source_{id}_campaigns.",
     deps=[OBJECT_RECORDS, EVENTS],
 )
 def consolidated_marketing(context: dg.AssetExecutionContext,

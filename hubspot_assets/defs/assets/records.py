@@ -8,7 +8,12 @@ import dagster as dg
 from hubspot_assets.defs.assets.stage import stage_asset, stored_data, stream_stage
 from hubspot_assets.defs.assets.sync_config import SyncConfig, stage_checkpoint
 from hubspot_assets.defs.resources import HubSpotResource, MongoResource
-from hubspot_assets.extract.marketing import email_records, form_records, list_records
+from hubspot_assets.extract.marketing import (
+    campaign_records,
+    email_records,
+    form_records,
+    list_records,
+)
 from hubspot_assets.extract.records import object_records as fetch_object_records
 from hubspot_assets.extract.reference import reference_records
 from hubspot_assets.stream.records import DOWNLOAD_LIST_ENTRY
@@ -19,7 +24,7 @@ from hubspot_assets.stream.records import DOWNLOAD_LIST_ENTRY
     "source_{id}_stream: in full on the first run (or with full_refresh), afterwards only "
     "those modified since each type's watermark (CRM search); archived records always. "
     "With them, owners (live and archived) and every pipeline with its stages, in full; "
-    "every list, with the filter definitions of those changed since the last run; every form; marketing emails changed since the last run.",
+    "every list, with the filter definitions of those changed since the last run; every form and campaign; marketing emails changed since the last run.",
     code_version="3",
 )
 def object_records(
@@ -38,5 +43,6 @@ def object_records(
         list_records(client, report, plan=checkpoint.plan),
         form_records(client, report),
         email_records(client, report, plan=checkpoint.plan),
+        campaign_records(client, report),
         fetch_object_records(client, entries, report, max_workers=hubspot.settings.max_in_flight,
                              plan=checkpoint.plan)), checkpoint)

@@ -267,3 +267,37 @@ def test_emails_scope(sandbox_factory):
     denied = sandbox_factory(sizes=SIZES, denied_types={"marketing_emails"})
     r = Http(denied).get("/marketing/v3/emails")
     assert r.status_code == 403 and mk.EMAILS_SCOPE in r.text
+
+
+# -- campaigns ------------------------------------------------------------------------------
+# The official client (12.x) has no campaigns module: the shape is checked against
+# campaignsPublicApi.json's required fields (PublicCampaign, PublicBusinessUnit, the
+# collection with total) instead.
+CAMPAIGN_REQUIRED = {"businessUnits", "createdAt", "id", "properties", "updatedAt"}
+
+
+def test_campaigns_shape_properties_paging_and_advance(sb, sandbox_factory):
+    http = Http(sb)
+    bare = http.get("/marketing/v3/campaigns/").json()
+    assert {"results", "total"} <= set(bare) and bare["total"] == len(mk.BASE_CAMPAIGNS)
+    for campaign in bare["results"]:
+        assert CAMPAIGN_REQUIRED <= set(campaign) and campaign["properties"] == {}
+        assert all(isinstance(u["id"], int) for u in campaign["businessUnits"])
+    page = http.get("/marketing/v3/campaigns/", {"limit": 2, "properties": ["hs_name",
+                                                                            "hs_nope"]}).json()
+    assert [c["properties"] for c in page["results"]] == [{"hs_name": n}
+                                                          for n in mk.BASE_CAMPAIGNS[:2]]
+    rest = http.get("/marketing/v3/campaigns/", {"after": page["paging"]["next"]["after"]})
+    assert len(rest.json()["results"]) == 1
+    account = sb.account(DEMO_PORTAL_ID)
+    before = mk.truth_campaigns(account, ["hs_name"])
+    for _ in range(3):
+        sb.advance(DEMO_PORTAL_ID)
+    after = mk.truth_campaigns(account, ["hs_name"])
+    assert len(set(before) - set(after)) == 1 and len(set(after) - set(before)) == 1
+    first = next(iter(before))
+    assert after[first]["properties"]["hs_name"] != before[first]["properties"]["hs_name"]
+    assert after[first]["updatedAt"] > before[first]["updatedAt"]
+    denied = sandbox_factory(sizes=SIZES, denied_types={"campaigns"})
+    r = Http(denied).get("/marketing/v3/campaigns/")
+    assert r.status_code == 403 and mk.CAMPAIGNS_SCOPE in r.text

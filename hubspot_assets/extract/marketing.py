@@ -26,6 +26,10 @@ Marketing emails are listed with `updatedAfter` = the `marketing_emails`
 watermark minus the overlap (all of them on a full run), and the archived
 ones in full every run (how HubSpot shows a deleted email). Campaigns are
 listed in full every run (the listing has no "changed since" filter).
+
+Marketing email events (sent, delivered, opened, clicked, bounced, ...) come
+from HubSpot's only email events endpoint, the legacy v1 one, read in a time
+window: from the `email_events` watermark minus the overlap to the run's start.
 """
 
 from __future__ import annotations
@@ -37,6 +41,7 @@ from hubspot_assets.extract.units import StageReport, interleave
 from hubspot_assets.hubspot import marketing
 from hubspot_assets.stream.records import (
     CAMPAIGN,
+    EMAIL_EVENT,
     FORM,
     FORM_SUBMISSION,
     LIST,
@@ -55,6 +60,7 @@ MEMBERSHIP_LISTS_UNIT = "lists (for memberships)"
 FORMS_UNIT = "forms"
 EMAILS_UNIT = "marketing_emails"
 CAMPAIGNS_UNIT = "campaigns"
+EMAIL_EVENTS_UNIT = "email_events"
 SUBMISSION_FORMS_UNIT = "forms (for submissions)"
 #: `additionalProperties` of a searched list that move when its members change.
 MEMBER_CHANGE_FIELDS = ("hs_last_record_added_at", "hs_last_record_removed_at")
@@ -208,3 +214,19 @@ def campaign_records(client: Any, report: StageReport) -> Iterator[StreamRecord]
         report.count("campaigns")
         yield StreamRecord(CAMPAIGN, None, str(campaign["id"]), campaign,
                            campaign.get("updatedAt"))
+
+
+def email_event_records(client: Any, report: StageReport,
+                        plan: SyncPlan | None = None) -> Iterator[StreamRecord]:
+    """Every marketing email event created since the watermark (all on a full run), up to
+    the run's start (the next run's window begins there, minus the overlap)."""
+    plan = plan or SyncPlan.full()
+
+    def fetch() -> Iterator[StreamRecord]:
+        for event in marketing.iter_email_events(client, plan.since(EMAIL_EVENTS_UNIT),
+                                                 plan.started_ms):
+            report.count("email_events")
+            yield StreamRecord(EMAIL_EVENT, event.get("type"), str(event["id"]), event,
+                               event["created"])
+
+    yield from report.guarded(EMAIL_EVENTS_UNIT, plan.track(EMAIL_EVENTS_UNIT, fetch))

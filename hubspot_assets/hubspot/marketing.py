@@ -218,3 +218,50 @@ def list_campaigns(client: Any) -> list[dict]:
     what = f"GET {CAMPAIGNS_PATH}"
     return [campaign for page in iter_pages(fetch, what, limits=client.limits)
             for campaign in results_of(page, what, key="id")]
+
+
+# -- marketing email events --------------------------------------------------------------
+# Only a legacy endpoint exists: `GET /email/public/v1/events` (HubSpot's "Email Events API"
+# under legacy APIs; no current version in HubSpot-public-api-spec-collection). Parameters
+# `startTimestamp`/`endTimestamp` (epoch ms), `limit` (at most 1000), `offset`; the answer
+# is `{"events": [...], "hasMore": bool, "offset": str}`. Scope `content`.
+EMAIL_EVENTS_PATH = "/email/public/v1/events"
+EMAIL_EVENTS_PAGE_SIZE = 1000
+
+
+def iter_email_events(client: Any, start_ms: int | None = None,
+                      end_ms: int | None = None) -> Iterator[dict]:
+    """Every email event created in [start_ms, end_ms] (all when None), lazily."""
+    what = f"GET {EMAIL_EVENTS_PATH}"
+    guard = ListingGuard(what, client.limits)
+    offset: str | None = None
+    while True:
+        params: dict[str, Any] = {"limit": EMAIL_EVENTS_PAGE_SIZE}
+        if start_ms is not None:
+            params["startTimestamp"] = int(start_ms)
+        if end_ms is not None:
+            params["endTimestamp"] = int(end_ms)
+        if offset:
+            params["offset"] = offset
+        page = client._get(EMAIL_EVENTS_PATH, EMAIL_EVENTS_PATH, params=params,
+                           check=_check_email_events)
+        more = page["hasMore"]
+        offset = str(page["offset"]) if more else None
+        guard.page((str(e["id"]) for e in page["events"]), offset)
+        yield from page["events"]
+        if not more:
+            return
+
+
+def _check_email_events(page: Any) -> None:
+    if not isinstance(page, dict) or not isinstance(page.get("events"), list):
+        raise MalformedResponse("email events: the page has no 'events' list")
+    if not isinstance(page.get("hasMore"), bool):
+        raise MalformedResponse("email events: 'hasMore' missing or not a boolean")
+    if page["hasMore"] and not page.get("offset"):
+        raise MalformedResponse("email events: 'hasMore' without an 'offset'")
+    for event in page["events"]:
+        if not isinstance(event, dict) or event.get("id") in (None, "") \
+                or not isinstance(event.get("created"), int):
+            raise MalformedResponse(f"email events: an event without 'id' or an integer "
+                                    f"'created': {str(event)[:80]}")

@@ -34,8 +34,9 @@ FORM = "form"                          # GET /marketing/v3/forms, live and archi
 FORM_SUBMISSION = "form_submission"    # GET /form-integrations/v1/submissions/forms/{guid}
 MARKETING_EMAIL = "marketing_email"    # GET /marketing/v3/emails, live and archived
 CAMPAIGN = "campaign"                  # GET /marketing/v3/campaigns/
+EMAIL_EVENT = "email_event"            # GET /email/public/v1/events (legacy only)
 MARKETING_KINDS = frozenset({LIST, LIST_DEFINITION, LIST_MEMBERSHIP, LIST_SWEEP, FORM,
-                             FORM_SUBMISSION, MARKETING_EMAIL, CAMPAIGN})
+                             FORM_SUBMISSION, MARKETING_EMAIL, CAMPAIGN, EMAIL_EVENT})
 KINDS = frozenset(
     {CUSTOM_OBJECT_SCHEMA, DOWNLOAD_LIST_ENTRY, OBJECT, EVENT_TYPE, EVENT, RELATIONSHIP,
      PROPERTY_HISTORY}

@@ -1,5 +1,6 @@
 """Marketing data through the whole pipeline: lists (with filters and member counts),
-list memberships, forms, form submissions, marketing emails and campaigns, consolidated
+list memberships, forms, form submissions, marketing emails, campaigns and marketing email
+events (in the stream, like submissions), consolidated
 into source_{id}_lists, _list_memberships, _forms, _marketing_emails and _campaigns
 (submissions in the stream), equal the
 sandbox's ground truth after a full sync and after incremental ones that follow
@@ -15,6 +16,7 @@ from hubspot_assets.hubspot.marketing import CAMPAIGN_PROPERTIES
 
 from hubspot_assets.extract.marketing import (
     CAMPAIGNS_UNIT,
+    EMAIL_EVENTS_UNIT,
     EMAILS_UNIT,
     FORMS_UNIT,
     LISTS_UNIT,
@@ -86,7 +88,14 @@ def assert_campaigns_match_truth(pipeline, server):
     assert all(c["properties"]["hs_name"] for c in campaigns.values())
 
 
+def assert_email_events_match_truth(pipeline, server):
+    stored = {d["hubspot_id"]: d["data"] for d in pipeline.stream("demo").find(
+        {"kind": "email_event"})}
+    assert stored == mk.truth_email_events(server.account(DEMO_PORTAL_ID))
+
+
 def assert_marketing_matches_truth(pipeline, server):
+    assert_email_events_match_truth(pipeline, server)
     assert_forms_match_truth(pipeline, server)
     assert_emails_match_truth(pipeline, server)
     assert_campaigns_match_truth(pipeline, server)
@@ -112,6 +121,8 @@ def test_full_then_incremental_syncs_equal_the_truth(pipeline, sandbox_factory):
     assert metadata["object_records"]["forms"] == len(mk.BASE_FORMS)
     assert metadata["object_records"]["marketing_emails"] == len(mk.BASE_EMAILS)
     assert metadata["object_records"]["campaigns"] == len(mk.BASE_CAMPAIGNS)
+    full_events = metadata["events"]["email_events"]
+    assert full_events == len(mk.truth_email_events(server.account(DEMO_PORTAL_ID)))
     assert metadata["events"]["form_submissions"] == sum(mk.BASE_SUBMISSIONS)
     assert_marketing_matches_truth(pipeline, server)
 
@@ -139,6 +150,8 @@ def test_full_then_incremental_syncs_equal_the_truth(pipeline, sandbox_factory):
         assert metadata["object_records"].get("list_definitions", 0) < len(mk.BASE_LISTS)
         # submissions are read down to each form's watermark, not in full
         assert metadata["events"]["form_submissions"] < sum(mk.BASE_SUBMISSIONS)
+        # email events: a time window from the watermark (minus the overlap)
+        assert metadata["events"]["email_events"] < full_events
         # emails: only those updated since the watermark (one edit a step, within overlap)
         assert metadata["object_records"].get("marketing_emails", 0) < len(
             mk.truth_emails(server.account(DEMO_PORTAL_ID)))
@@ -153,6 +166,7 @@ def test_full_then_incremental_syncs_equal_the_truth(pipeline, sandbox_factory):
     assert metadata["object_records"].get("list_definitions", 0) == 0
     assert metadata["events"].get("form_submissions", 0) == 0
     assert metadata["object_records"].get("marketing_emails", 0) == 0
+    assert metadata["events"].get("email_events", 0) == 0
     assert_marketing_matches_truth(pipeline, server)
     db = db_of(pipeline)
     assert db.source_demo_campaigns.count_documents({"removed": True}) == 1
@@ -171,7 +185,7 @@ def test_full_then_incremental_syncs_equal_the_truth(pipeline, sandbox_factory):
 
 def test_a_token_without_the_marketing_scopes_skips_only_them(pipeline, sandbox_factory):
     server = sandbox_factory(sizes=SIZES, denied_types={"lists", "forms", "marketing_emails",
-                                                           "campaigns"})
+                                                           "campaigns", "email_events"})
     pipeline.add_source("demo", token=DEMO_TOKEN, base_url=server.url)
     result = pipeline.sync("demo")
     assert result.success
@@ -181,7 +195,8 @@ def test_a_token_without_the_marketing_scopes_skips_only_them(pipeline, sandbox_
                                ("object_records", FORMS_UNIT, mk.FORMS_SCOPE),
                                ("events", SUBMISSION_FORMS_UNIT, mk.FORMS_SCOPE),
                                ("object_records", EMAILS_UNIT, mk.EMAILS_SCOPE),
-                               ("object_records", CAMPAIGNS_UNIT, mk.CAMPAIGNS_SCOPE)):
+                               ("object_records", CAMPAIGNS_UNIT, mk.CAMPAIGNS_SCOPE),
+                               ("events", EMAIL_EVENTS_UNIT, mk.EMAILS_SCOPE)):
         skipped = {d["unit"]: d["message"] for d in metadata[stage]["error_details"]
                    if d.get("skipped")}
         assert scope in skipped[unit], skipped

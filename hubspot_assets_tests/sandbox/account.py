@@ -55,7 +55,7 @@ class Account:
                              ("denied_types", set(spec.denied_types) - {"events", "schemas", "account-info", "owners",
                                                      "sensitive", "highly_sensitive", "lists",
                                                      "forms", "marketing_emails",
-                                                     "campaigns"})):
+                                                     "campaigns", "email_events"})):
             if names - known:  # a typo would otherwise silently test the defaults
                 raise ValueError(f"unknown object types in {label}: {sorted(names - known)}")
 

@@ -622,3 +622,91 @@ def truth_campaigns(account: Account, names: list[str]) -> dict[str, dict]:
     with account.lock:
         return {r["id"]: r for r in (campaign_json(account, c, names)
                                      for c in campaign_defs(account))}
+
+
+# -- marketing email events ------------------------------------------------------------------
+# Only HubSpot's legacy Email Events API exists (`GET /email/public/v1/events`, no OpenAPI
+# file in the spec collection; HubSpot's legacy reference): `startTimestamp`/`endTimestamp`
+# (epoch ms, inclusive), `eventType`, `limit` (at most 1000), `offset`; answers
+# `{"events", "hasMore", "offset"}`, newest first. Each event: `id`, `type` (SENT,
+# DELIVERED, OPEN, CLICK, BOUNCE, ...), `created` (ms), `recipient`, `emailCampaignId`,
+# `portalId`, `appId`, `appName`, `sentBy` {id, created}, plus the type's own fields.
+# Scope `content`.
+EMAIL_EVENTS_LIMIT_DEFAULT, EMAIL_EVENTS_LIMIT_MAX = 100, 1000
+RECIPIENTS = 20
+STEP_EVENTS = (("OPEN", 3), ("CLICK", 1))
+
+
+def _event(account: Account, email_k: int, n: int, etype: str, at: int, sent_at: int) -> dict:
+    h = mix2(mix2(account.spec.seed, 1_100 + email_k), n)
+    recipient = f"visitor{h % RECIPIENTS}@sandbox.example"
+    event = {"id": f"{h:016x}-{email_k}-{n}", "type": etype, "created": at,
+             "recipient": recipient, "emailCampaignId": 5_000 + email_k,
+             "portalId": account.portal_id, "appId": 113, "appName": "BatchTest",
+             "sentBy": {"id": f"{mix2(h, 1):016x}", "created": sent_at}}
+    if etype == "DELIVERED":
+        event["response"], event["attempt"] = "250 OK", 1
+    elif etype == "BOUNCE":
+        event["category"], event["status"] = "MAILBOX_FULL", "5.2.2"
+    elif etype in ("OPEN", "CLICK"):
+        event["browser"] = {"name": "Firefox", "family": "Firefox"}
+        if etype == "CLICK":
+            event["url"] = f"https://www.sandbox.example/offer/{email_k}"
+    return event
+
+
+def email_events(account: Account) -> list[dict]:
+    """Every email event, newest first: each base email's send (SENT, DELIVERED or BOUNCE
+    per recipient, some OPENs and CLICKs), then a few OPENs and a CLICK per step."""
+    out = []
+    for k in range(len(BASE_EMAILS)):
+        sent = BASE_MS + k * 86_400_000
+        n = 0
+        for r in range(RECIPIENTS):
+            out.append(_event(account, k, n, "SENT", sent + r, sent))
+            out.append(_event(account, k, n + 1, "BOUNCE" if r % 10 == 9 else "DELIVERED",
+                              sent + 1_000 + r, sent))
+            n += 2
+            if r % 2 == 0:
+                out.append(_event(account, k, n, "OPEN", sent + 3_600_000 + r, sent))
+                n += 1
+            if r % 5 == 0:
+                out.append(_event(account, k, n, "CLICK", sent + 3_700_000 + r, sent))
+                n += 1
+        for step in range(1, account.step_count + 1):
+            at = step_time(account, step)
+            for j, (etype, count) in enumerate(STEP_EVENTS):
+                for c in range(count):
+                    out.append(_event(account, k, 10_000 * step + 10 * j + c, etype,
+                                      at - 10 * k - 3 * j - c, sent))
+    out.sort(key=lambda e: (-e["created"], e["id"]))
+    return out
+
+
+def list_email_events(req: Request) -> tuple[int, dict]:
+    """`GET /email/public/v1/events`: events in a time window, newest first, by offset."""
+    if "email_events" in req.account.spec.denied_types:
+        raise missing_scope(EMAILS_SCOPE)
+    limit = min(max(req.int_param("limit", EMAIL_EVENTS_LIMIT_DEFAULT), 1),
+                EMAIL_EVENTS_LIMIT_MAX)
+    start = req.int_param("startTimestamp", 0)
+    end = req.int_param("endTimestamp", 2 ** 62)
+    etype = req.one("eventType")
+    position = 0
+    if req.one("offset"):
+        position = decode_cursor("v", req.one("offset"))
+        if position is None:
+            raise bad_request(f"Invalid offset: {req.one('offset')}")
+    with req.account.lock:
+        rows = [e for e in email_events(req.account) if start <= e["created"] <= end
+                and (etype is None or e["type"] == etype)]
+    page = rows[position:position + limit]
+    more = position + limit < len(rows)
+    return 200, {"events": page, "hasMore": more,
+                 "offset": encode_cursor("v", position + limit) if more else ""}
+
+
+def truth_email_events(account: Account) -> dict[str, dict]:
+    """Every email event by id."""
+    with account.lock:
+        return {e["id"]: e for e in email_events(account)}

@@ -60,6 +60,8 @@ ROUTES = [
      marketing.list_submissions, None),
     ("GET", r"/marketing/v3/emails/?", "emails.list", marketing.list_emails, None),
     ("GET", r"/marketing/v3/campaigns/?", "campaigns.list", marketing.list_campaigns, None),
+    ("GET", r"/email/public/v1/events/?", "email_events.list", marketing.list_email_events,
+     None),
 ]
 _COMPILED = [(m, re.compile(p + r"\Z"), name, fn, kind) for m, p, name, fn, kind in ROUTES]
 

@@ -301,3 +301,36 @@ def test_campaigns_shape_properties_paging_and_advance(sb, sandbox_factory):
     denied = sandbox_factory(sizes=SIZES, denied_types={"campaigns"})
     r = Http(denied).get("/marketing/v3/campaigns/")
     assert r.status_code == 403 and mk.CAMPAIGNS_SCOPE in r.text
+
+
+# -- marketing email events (legacy v1: no official-client model, no OpenAPI file) -----------
+def test_email_events_window_paging_order_and_advance(sb, sandbox_factory):
+    http = Http(sb)
+    every, offset = [], None
+    while True:
+        body = http.get("/email/public/v1/events",
+                        {"limit": 37, **({"offset": offset} if offset else {})}).json()
+        assert {"events", "hasMore", "offset"} <= set(body)
+        every += body["events"]
+        if not body["hasMore"]:
+            break
+        offset = body["offset"]
+    account = sb.account(DEMO_PORTAL_ID)
+    assert {e["id"]: e for e in every} == mk.truth_email_events(account)
+    created = [e["created"] for e in every]
+    assert created == sorted(created, reverse=True)
+    assert {e["type"] for e in every} == {"SENT", "DELIVERED", "BOUNCE", "OPEN", "CLICK"}
+    big = http.get("/email/public/v1/events", {"limit": 5000}).json()
+    assert len(big["events"]) == min(mk.EMAIL_EVENTS_LIMIT_MAX, len(every))
+    before = set(mk.truth_email_events(account))
+    sb.advance(DEMO_PORTAL_ID)
+    since = account.step_times[-1] - 1_000
+    window = http.get("/email/public/v1/events", {"startTimestamp": since,
+                                                  "limit": 1000}).json()["events"]
+    new = set(mk.truth_email_events(account)) - before
+    assert {e["id"] for e in window} == new and len(new) == len(mk.BASE_EMAILS) * 4
+    assert http.get("/email/public/v1/events", {"eventType": "CLICK", "startTimestamp": since}
+                    ).json()["events"][0]["type"] == "CLICK"
+    denied = sandbox_factory(sizes=SIZES, denied_types={"email_events"})
+    r = Http(denied).get("/email/public/v1/events")
+    assert r.status_code == 403 and mk.EMAILS_SCOPE in r.text

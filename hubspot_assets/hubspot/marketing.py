@@ -115,18 +115,21 @@ SUBMISSIONS_ENDPOINT = "/form-integrations/v1/submissions/forms/{formGuid}"
 SUBMISSIONS_PAGE_SIZE = 50
 
 
+def _every_page(client: Any, path: str, params: dict[str, Any], what: str) -> list[dict]:
+    """Every result (each with an `id`) of a GET listing paged by `after`."""
+    def fetch(after: str | None) -> dict:
+        return client._get(path, path, params={**params, **({"after": after} if after else {})},
+                           check=check_page)
+
+    return [item for page in iter_pages(fetch, what, limits=client.limits)
+            for item in results_of(page, what, key="id")]
+
+
 def list_forms(client: Any, archived: bool = False) -> list[dict]:
     """Every form of every type, live or (``archived``) archived, all pages."""
-    def fetch(after: str | None) -> dict:
-        params: dict[str, Any] = {"limit": FORMS_PAGE_SIZE, "formTypes": "all",
-                                  "archived": "true" if archived else "false"}
-        if after:
-            params["after"] = after
-        return client._get(FORMS_PATH, FORMS_PATH, params=params, check=check_page)
-
-    what = f"GET {FORMS_PATH}" + (" (archived)" if archived else "")
-    return [form for page in iter_pages(fetch, what, limits=client.limits)
-            for form in results_of(page, what, key="id")]
+    return _every_page(client, FORMS_PATH, {
+        "limit": FORMS_PAGE_SIZE, "formTypes": "all", "archived": "true" if archived else "false"},
+        f"GET {FORMS_PATH}" + (" (archived)" if archived else ""))
 
 
 def iter_submissions(client: Any, form_id: str, since_ms: int | None = None) -> Iterator[dict]:
@@ -177,18 +180,12 @@ def list_emails(client: Any, updated_after_ms: int | None = None,
                 archived: bool = False) -> list[dict]:
     """Every marketing email (or those updated after ``updated_after_ms``), live or
     (``archived``) archived, all pages."""
-    def fetch(after: str | None) -> dict:
-        params: dict[str, Any] = {"limit": EMAILS_PAGE_SIZE,
-                                  "archived": "true" if archived else "false"}
-        if updated_after_ms is not None:
-            params["updatedAfter"] = iso_z(updated_after_ms)
-        if after:
-            params["after"] = after
-        return client._get(EMAILS_PATH, EMAILS_PATH, params=params, check=check_page)
-
-    what = f"GET {EMAILS_PATH}" + (" (archived)" if archived else "")
-    return [email for page in iter_pages(fetch, what, limits=client.limits)
-            for email in results_of(page, what, key="id")]
+    params: dict[str, Any] = {"limit": EMAILS_PAGE_SIZE,
+                              "archived": "true" if archived else "false"}
+    if updated_after_ms is not None:
+        params["updatedAfter"] = iso_z(updated_after_ms)
+    return _every_page(client, EMAILS_PATH, params,
+                       f"GET {EMAILS_PATH}" + (" (archived)" if archived else ""))
 
 
 # -- campaigns -------------------------------------------------------------------------------
@@ -208,16 +205,9 @@ CAMPAIGN_PROPERTIES = ("hs_name", "hs_start_date", "hs_end_date", "hs_notes", "h
 
 def list_campaigns(client: Any) -> list[dict]:
     """Every campaign with its properties, all pages."""
-    def fetch(after: str | None) -> dict:
-        params: dict[str, Any] = {"limit": CAMPAIGNS_PAGE_SIZE,
-                                  "properties": list(CAMPAIGN_PROPERTIES)}
-        if after:
-            params["after"] = after
-        return client._get(CAMPAIGNS_PATH, CAMPAIGNS_PATH, params=params, check=check_page)
-
-    what = f"GET {CAMPAIGNS_PATH}"
-    return [campaign for page in iter_pages(fetch, what, limits=client.limits)
-            for campaign in results_of(page, what, key="id")]
+    return _every_page(client, CAMPAIGNS_PATH, {"limit": CAMPAIGNS_PAGE_SIZE,
+                                                "properties": list(CAMPAIGN_PROPERTIES)},
+                       f"GET {CAMPAIGNS_PATH}")
 
 
 # -- marketing email events --------------------------------------------------------------

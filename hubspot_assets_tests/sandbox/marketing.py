@@ -195,6 +195,29 @@ def list_json(account: Account, d: ListDef, include_filters: bool) -> dict:
     return out
 
 
+def _window(req: Request, kind: str, default: int, maximum: int) -> tuple[int, int]:
+    """The (start, limit) of a cursor-paged listing: `limit` clamped to 1..maximum, the
+    `after` cursor (of this listing's `kind`) decoded or refused with 400."""
+    limit = min(max(req.int_param("limit", default), 1), maximum)
+    if not req.one("after"):
+        return 0, limit
+    start = decode_cursor(kind, req.one("after"))
+    if start is None:
+        raise bad_request(f"Invalid after cursor: {req.one('after')}")
+    return start, limit
+
+
+def _page(rows: list, start: int, limit: int, kind: str, total: bool = False) -> dict:
+    """One page of ``rows`` with HubSpot's `paging.next` while more remain."""
+    out: dict = {"results": rows[start:start + limit]}
+    if total:
+        out["total"] = len(rows)
+    if start + limit < len(rows):
+        after = encode_cursor(kind, start + limit)
+        out["paging"] = {"next": {"after": after, "link": f"?after={after}&limit={limit}"}}
+    return out
+
+
 def _check_scope(req: Request) -> None:
     if "lists" in req.account.spec.denied_types:
         raise missing_scope(LISTS_SCOPE)
@@ -238,25 +261,16 @@ def get_lists(req: Request) -> tuple[int, dict]:
 def list_memberships(req: Request, list_id: str) -> tuple[int, dict]:
     """`GET /crm/v3/lists/{listId}/memberships`: members by ascending recordId, paged."""
     _check_scope(req)
-    limit = min(max(req.int_param("limit", MEMBERSHIPS_LIMIT_DEFAULT), 1),
-                MEMBERSHIPS_LIMIT_MAX)
-    start = 0
-    if req.one("after"):
-        start = decode_cursor("m", req.one("after"))
-        if start is None:
-            raise bad_request(f"Invalid after cursor: {req.one('after')}")
+    start, limit = _window(req, "m", MEMBERSHIPS_LIMIT_DEFAULT, MEMBERSHIPS_LIMIT_MAX)
     with req.account.lock:
         d = next((d for d in list_defs(req.account) if d.list_id == list_id), None)
         if d is None:
             raise ApiError(404, error_body(f"List {list_id} does not exist.", "OBJECT_NOT_FOUND"))
         members = memberships(req.account, d).members
         ids = sorted(members)
-    page = [{"recordId": str(r), "membershipTimestamp": iso_ms(members[r])}
-            for r in ids[start:start + limit]]
-    out: dict = {"results": page, "total": len(ids)}
-    if start + limit < len(ids):
-        after = encode_cursor("m", start + limit)
-        out["paging"] = {"next": {"after": after, "link": f"?after={after}&limit={limit}"}}
+    out = _page(ids, start, limit, "m", total=True)
+    out["results"] = [{"recordId": str(r), "membershipTimestamp": iso_ms(members[r])}
+                      for r in out["results"]]
     return 200, out
 
 
@@ -398,45 +412,26 @@ def list_forms(req: Request) -> tuple[int, dict]:
     """`GET /marketing/v3/forms`: live (or, with archived=true, archived) forms, paged."""
     if "forms" in req.account.spec.denied_types:
         raise missing_scope(FORMS_SCOPE)
-    limit = min(max(req.int_param("limit", FORMS_LIMIT_DEFAULT), 1), FORMS_LIMIT_MAX)
+    start, limit = _window(req, "f", FORMS_LIMIT_DEFAULT, FORMS_LIMIT_MAX)
     archived = (req.one("archived") or "false").strip().lower() == "true"
-    start = 0
-    if req.one("after"):
-        start = decode_cursor("f", req.one("after"))
-        if start is None:
-            raise bad_request(f"Invalid after cursor: {req.one('after')}")
     with req.account.lock:
         rows = [form_json(req.account, f) for f in form_defs(req.account)
                 if (f.archived_step is not None) == archived]
-    out: dict = {"results": rows[start:start + limit]}
-    if start + limit < len(rows):
-        after = encode_cursor("f", start + limit)
-        out["paging"] = {"next": {"after": after, "link": f"?after={after}"}}
-    return 200, out
+    return 200, _page(rows, start, limit, "f")
 
 
 def list_submissions(req: Request, form_guid: str) -> tuple[int, dict]:
     """`GET /form-integrations/v1/submissions/forms/{formGuid}`: newest first, paged."""
     if "forms" in req.account.spec.denied_types:
         raise missing_scope(FORMS_SCOPE)
-    limit = min(max(req.int_param("limit", SUBMISSIONS_LIMIT_DEFAULT), 1),
-                SUBMISSIONS_LIMIT_MAX)
-    start = 0
-    if req.one("after"):
-        start = decode_cursor("s", req.one("after"))
-        if start is None:
-            raise bad_request(f"Invalid after cursor: {req.one('after')}")
+    start, limit = _window(req, "s", SUBMISSIONS_LIMIT_DEFAULT, SUBMISSIONS_LIMIT_MAX)
     with req.account.lock:
         form = next((f for f in form_defs(req.account)
                      if _guid(req.account.spec.seed, f.k) == form_guid), None)
         if form is None:
             raise ApiError(404, error_body(f"Form {form_guid} does not exist.", "OBJECT_NOT_FOUND"))
         rows = submissions(req.account, form)
-    out: dict = {"results": rows[start:start + limit]}
-    if start + limit < len(rows):
-        after = encode_cursor("s", start + limit)
-        out["paging"] = {"next": {"after": after, "link": f"?after={after}&limit={limit}"}}
-    return 200, out
+    return 200, _page(rows, start, limit, "s")
 
 
 def truth_forms(account: Account) -> dict[str, dict]:
@@ -519,29 +514,20 @@ def list_emails(req: Request) -> tuple[int, dict]:
     time, by createdAt, paged."""
     if "marketing_emails" in req.account.spec.denied_types:
         raise missing_scope(EMAILS_SCOPE)
-    limit = min(max(req.int_param("limit", EMAILS_LIMIT_DEFAULT), 1), EMAILS_LIMIT_MAX)
+    start, limit = _window(req, "e", EMAILS_LIMIT_DEFAULT, EMAILS_LIMIT_MAX)
     archived = (req.one("archived") or "false").strip().lower() == "true"
     after_ms = None
     if req.one("updatedAfter"):
         after_ms = parse_time(req.one("updatedAfter"))
         if after_ms is None:
             raise bad_request(f"Invalid updatedAfter: {req.one('updatedAfter')!r}")
-    start = 0
-    if req.one("after"):
-        start = decode_cursor("e", req.one("after"))
-        if start is None:
-            raise bad_request(f"Invalid after cursor: {req.one('after')}")
     with req.account.lock:
         rows = [email_json(req.account, e) for e in email_defs(req.account)
                 if (e.archived_step is not None) == archived]
     if after_ms is not None:
         rows = [r for r in rows if parse_time(r["updatedAt"]) > after_ms]
     rows.sort(key=lambda r: (r["createdAt"], r["id"]))
-    out: dict = {"results": rows[start:start + limit], "total": len(rows)}
-    if start + limit < len(rows):
-        after = encode_cursor("e", start + limit)
-        out["paging"] = {"next": {"after": after, "link": f"?after={after}"}}
-    return 200, out
+    return 200, _page(rows, start, limit, "e", total=True)
 
 
 def truth_emails(account: Account) -> dict[str, dict]:
@@ -601,20 +587,11 @@ def list_campaigns(req: Request) -> tuple[int, dict]:
     """`GET /marketing/v3/campaigns/`: every campaign with the asked-for properties, paged."""
     if "campaigns" in req.account.spec.denied_types:
         raise missing_scope(CAMPAIGNS_SCOPE)
-    limit = min(max(req.int_param("limit", CAMPAIGNS_LIMIT_DEFAULT), 1), CAMPAIGNS_LIMIT_MAX)
+    start, limit = _window(req, "c", CAMPAIGNS_LIMIT_DEFAULT, CAMPAIGNS_LIMIT_MAX)
     names = req.many("properties") or []
-    start = 0
-    if req.one("after"):
-        start = decode_cursor("c", req.one("after"))
-        if start is None:
-            raise bad_request(f"Invalid after cursor: {req.one('after')}")
     with req.account.lock:
         rows = [campaign_json(req.account, c, names) for c in campaign_defs(req.account)]
-    out: dict = {"results": rows[start:start + limit], "total": len(rows)}
-    if start + limit < len(rows):
-        after = encode_cursor("c", start + limit)
-        out["paging"] = {"next": {"after": after, "link": f"?after={after}"}}
-    return 200, out
+    return 200, _page(rows, start, limit, "c", total=True)
 
 
 def truth_campaigns(account: Account, names: list[str]) -> dict[str, dict]:

@@ -6,7 +6,9 @@ in one URL, else list pages plus batch reads of each page (live records) or one
 listing per property chunk (archived records); association batches of 1,000 ids
 for every pair the pipeline must ask about (an empty pair cannot be known
 without asking), plus one call per extra page of an object with more
-associations than a page holds; one events page per 100 events.
+associations than a page holds; one events page per 100 events; and the reference
+data: owners, pipelines, property definitions per sensitivity, label definitions of both
+directions of every pair.
 
 This is the list-based plan's minimum. A two-ended read (`hubspot.two_ended`)
 takes part of a large type through search pages of 200 ids, so object_records
@@ -21,10 +23,14 @@ from collections import Counter
 from urllib.parse import quote
 
 from hubspot_assets.extract.discovery import candidate_types
+from hubspot_assets.extract.reference import pipeline_types
+from hubspot_assets.hubspot.reference import OWNERS_PAGE_SIZE, SENSITIVITIES
 from hubspot_assets.extract.relationships import association_pairs
+from hubspot_assets.hubspot.catalog import may_hold_sensitive_data
 from hubspot_assets.hubspot.config import ClientConfig, RateBudget
 from hubspot_assets.hubspot.paging import chunk_properties
 from hubspot_assets.registry import Source
+from hubspot_assets_tests.sandbox import reference_data as ref
 from hubspot_assets_tests.sandbox import truth
 
 LIST = "GET /crm/v3/objects/{objectType}"
@@ -34,6 +40,9 @@ SCHEMAS = "GET /crm/v3/schemas"
 EVENT_TYPES = "GET /events/v3/events/event-types"
 EVENTS = "GET /events/v3/events"
 ASSOCIATIONS = "POST /crm/v4/associations/{fromObjectType}/{toObjectType}/batch/read"
+LABELS = "GET /crm/v4/associations/{fromObjectType}/{toObjectType}/labels"
+OWNERS = "GET /crm/v3/owners/"
+PIPELINES = "GET /crm/v3/pipelines/{objectType}"
 
 
 # A source without include/exclude filters: every type is a candidate.
@@ -81,8 +90,19 @@ def minimum_calls(account, base_url: str, association_page_size: int,
         records[LIST] += (_pages(archived, config.page_size)
                           * _chunks(config, base_url, name, names, True))
 
+    # Reference data: owners (live and archived listings), each pipeline type once;
+    # property definitions per sensitivity, and one probe read per sensitivity a type has.
+    owners = [o for o in ref.owners(account)]
+    records[OWNERS] = (_pages(sum(not o.archived for o in owners), OWNERS_PAGE_SIZE)
+                       + _pages(sum(o.archived for o in owners), OWNERS_PAGE_SIZE))
+    records[PIPELINES] = len(pipeline_types(ready))
+    probes = sum(1 for entry in ready for level in SENSITIVITIES
+                 if any(p.data_sensitivity == level
+                        for p in account.resolve(entry["objectType"]).properties))
+
     relationships = 0
-    for from_type, to_type in association_pairs(ready):
+    pairs = association_pairs(ready)
+    for from_type, to_type in pairs:
         relationships += math.ceil(objects[from_type]["live"] / config.association_batch_size)
         relationships += _extra_association_pages(account, from_type, to_type,
                                                   association_page_size)
@@ -90,9 +110,11 @@ def minimum_calls(account, base_url: str, association_page_size: int,
     events = sum(_pages(n, config.events_page_size) for n in summary["events"].values())
     return {
         "custom_object_schemas": {SCHEMAS: 1},
-        "object_download_list": {PROPERTIES: len(candidates)},
+        "object_download_list": {PROPERTIES: len(candidates) + len(SENSITIVITIES) * sum(
+            may_hold_sensitive_data(e["objectType"], bool(e.get("custom"))) for e in ready),
+                                 **({LIST: probes} if probes else {})},
         "object_records": dict(records),
         "event_types": {EVENT_TYPES: 1},
         "events": {EVENTS: events},
-        "relationships": {ASSOCIATIONS: relationships},
+        "relationships": {ASSOCIATIONS: relationships, LABELS: 2 * len(pairs)},
     }

@@ -14,6 +14,7 @@ from typing import Any
 
 import yaml
 
+from hubspot_assets.cadence import CadenceError, SourceSchedule, check_block, parse_schedule
 from hubspot_assets.hubspot.config import RateBudget
 from hubspot_assets.hubspot.secrets import InvalidToken, check_token
 from hubspot_assets.stream.naming import InvalidSourceId, validate_source_id
@@ -25,9 +26,15 @@ _LIMIT_KEYS = {"ten_second", "daily", "search_per_second", "window_seconds",
                "search_window_seconds"}
 _WINDOW_KEYS = {"window_seconds", "search_window_seconds"}  # may be fractional
 _ENTRY_KEYS = {"id", "token_env", "base_url", "tier", "limits", "include", "exclude",
-               "property_history"}
+               "property_history", "events_lookback_hours", "schedule"}
 #: `property_history: {contacts: all}`: every property of the type.
 ALL_PROPERTIES = "all"
+#: How far before its watermark an incremental events read starts: an event sent
+#: up to this late (its occurredAt that far in the past when it appears) is still
+#: fetched. A day by default; `events_lookback_hours` per source or for the file.
+DEFAULT_EVENTS_LOOKBACK_HOURS = 24.0
+#: Beyond HubSpot's ~90-day retention a lookback buys nothing a full sync does not.
+MAX_EVENTS_LOOKBACK_HOURS = 90 * 24.0
 
 
 class RegistryError(ValueError):
@@ -51,6 +58,8 @@ class Source:
     # (object type, property names or ALL_PROPERTIES): the types whose property
     # history is copied (opt-in: a batch read with history takes 50 ids, not 100).
     property_history: tuple[tuple[str, tuple[str, ...] | str], ...] = ()
+    events_lookback_hours: float = DEFAULT_EVENTS_LOOKBACK_HOURS
+    schedule: SourceSchedule = SourceSchedule()
 
     def wants(self, object_type: str, *aliases: str) -> bool:
         """Whether the include/exclude lists let this object type through."""
@@ -83,6 +92,7 @@ class Registry:
     sources: dict[str, Source] = field(default_factory=dict)
     problems: dict[str, str] = field(default_factory=dict)
     run_new_sources: bool = True
+    schedule_defaults: dict[str, Any] = field(default_factory=dict)
 
     def get(self, source_id: str) -> Source:
         """The source with this id, or an error naming the known ids and the fix."""
@@ -121,8 +131,15 @@ def load_registry(path: str | os.PathLike[str]) -> Registry:
             f"source registry {path} must hold a mapping with a 'sources:' list "
             f"(see sources.example.yaml)."
         )
+    try:
+        # The registry-wide defaults concern every source: a mistake there is fatal.
+        schedule_defaults = check_block(document.get("schedule"), "schedule")
+        parse_schedule(schedule_defaults)
+    except CadenceError as exc:
+        raise RegistryError(f"{path}: {exc}") from None
     sources: dict[str, Source] = {}
     problems: dict[str, str] = {}
+    lookback = _parse_lookback(document, f"{path}: events_lookback_hours")
     for index, entry in enumerate(entries):
         label = entry.get("id") if isinstance(entry, dict) else None
         label = label if isinstance(label, str) and label else f"#{index + 1}"
@@ -131,17 +148,22 @@ def load_registry(path: str | os.PathLike[str]) -> Registry:
             sources.pop(label, None)
             continue
         try:
-            sources[label] = parse_source(entry)
+            sources[label] = parse_source(entry, events_lookback_hours=lookback,
+                                          schedule_defaults=schedule_defaults)
         except RegistryError as exc:
             problems[label] = str(exc)
     run_new_sources = document.get("run_new_sources", True)
     if not isinstance(run_new_sources, bool):
         raise RegistryError(f"{path}: run_new_sources must be true or false.")
-    return Registry(path=path, sources=sources, problems=problems, run_new_sources=run_new_sources)
+    return Registry(path=path, sources=sources, problems=problems,
+                    run_new_sources=run_new_sources, schedule_defaults=schedule_defaults)
 
 
-def parse_source(entry: Any) -> Source:
-    """Validate one registry entry."""
+def parse_source(entry: Any, *,
+                 events_lookback_hours: float = DEFAULT_EVENTS_LOOKBACK_HOURS,
+                 schedule_defaults: dict[str, Any] | None = None) -> Source:
+    """Validate one registry entry (`events_lookback_hours` and `schedule:` over the
+    file's defaults)."""
     if not isinstance(entry, dict):
         raise RegistryError("an entry must be a mapping with at least 'id' and 'token_env'.")
     unknown = set(entry) - _ENTRY_KEYS
@@ -163,6 +185,10 @@ def parse_source(entry: Any) -> Source:
     if include and exclude:
         raise RegistryError("include and exclude are both set; keep one: include lists the "
                             "only types to sync, exclude the types to leave out.")
+    try:
+        schedule = parse_schedule(entry.get("schedule"), defaults=schedule_defaults)
+    except CadenceError as exc:
+        raise RegistryError(str(exc)) from None
     return Source(
         id=source_id,
         token_env=token_env,
@@ -171,6 +197,9 @@ def parse_source(entry: Any) -> Source:
         include=include,
         exclude=exclude,
         property_history=_parse_history(entry.get("property_history")),
+        events_lookback_hours=_parse_lookback(entry, "events_lookback_hours",
+                                              events_lookback_hours),
+        schedule=schedule,
     )
 
 
@@ -193,6 +222,18 @@ def _parse_history(value: Any) -> tuple[tuple[str, tuple[str, ...] | str], ...]:
         else:
             raise RegistryError(f"{fix}; not {object_type}: {names!r}.")
     return tuple(out)
+
+
+def _parse_lookback(mapping: dict[str, Any], what: str,
+                    default: float = DEFAULT_EVENTS_LOOKBACK_HOURS) -> float:
+    value = mapping.get("events_lookback_hours", default)
+    if (isinstance(value, bool) or not isinstance(value, (int, float))
+            or not 0 <= value <= MAX_EVENTS_LOOKBACK_HOURS):
+        raise RegistryError(
+            f"{what} must be a number of hours from 0 to {MAX_EVENTS_LOOKBACK_HOURS:g} (how late "
+            f"an event may be sent and still be fetched; default "
+            f"{DEFAULT_EVENTS_LOOKBACK_HOURS:g}), not {value!r}.")
+    return float(value)
 
 
 def _parse_base_url(base_url: Any) -> str | None:

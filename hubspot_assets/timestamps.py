@@ -13,6 +13,7 @@ from typing import Any
 
 UTC = dt.timezone.utc
 MINUTE_MS = 60_000
+HOUR_MS = 3_600_000
 DAY_MS = 86_400_000
 
 

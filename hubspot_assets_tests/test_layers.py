@@ -11,10 +11,11 @@ PACKAGE = Path(__file__).resolve().parents[1] / "hubspot_assets"
 ALLOWED = {
     "timestamps": set(),
     "runtime": set(),
+    "cadence": {"timestamps"},
     "stream": {"timestamps"},
     "hubspot": {"timestamps"},
     "mongo": {"stream", "timestamps"},
-    "registry": {"hubspot", "stream"},
+    "registry": {"cadence", "hubspot", "stream"},
     "sync": {"mongo", "stream", "timestamps"},
     "extract": {"hubspot", "registry", "stream", "sync", "timestamps"},
     "consolidate": {"mongo", "stream", "sync", "timestamps"},

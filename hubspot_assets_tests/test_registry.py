@@ -127,3 +127,91 @@ def test_a_token_with_whitespace_is_refused_naming_the_variable(tmp_path, monkey
     monkeypatch.setenv("T_ACME", value)
     with pytest.raises(RegistryError, match="T_ACME.*whitespace or a newline"):
         source.token()
+
+
+def test_property_history_is_opt_in_per_type_all_or_a_list(tmp_path):
+    registry = load_registry(write(tmp_path, """
+sources:
+  - id: plain
+    token_env: T_PLAIN
+  - id: history
+    token_env: T_HISTORY
+    property_history: {contacts: all, deals: [dealstage, amount]}
+  - id: bad
+    token_env: T_BAD
+    property_history: {contacts: [" email"]}
+  - id: worse
+    token_env: T_WORSE
+    property_history: [contacts]
+"""))
+    assert registry.get("plain").property_history == ()
+    assert registry.get("history").property_history == (
+        ("contacts", "all"), ("deals", ("dealstage", "amount")))
+    for bad in ("bad", "worse"):
+        assert "property_history must map object types" in registry.problems[bad]
+
+
+def test_events_lookback_per_source_with_a_file_wide_default(tmp_path):
+    registry = load_registry(write(tmp_path, """
+events_lookback_hours: 6
+sources:
+  - id: plain
+    token_env: T1
+  - id: slow_sender
+    token_env: T2
+    events_lookback_hours: 72
+  - id: broken
+    token_env: T3
+    events_lookback_hours: -1
+"""))
+    assert registry.get("plain").events_lookback_hours == 6
+    assert registry.get("slow_sender").events_lookback_hours == 72
+    assert "events_lookback_hours must be a number of hours" in registry.problems["broken"]
+    default = load_registry(write(tmp_path, "sources:\n  - id: a\n    token_env: T\n"))
+    assert default.get("a").events_lookback_hours == 24
+    with pytest.raises(RegistryError, match="events_lookback_hours"):
+        load_registry(write(tmp_path, "events_lookback_hours: yes\nsources: []\n"))
+def test_schedules_come_from_the_registry_defaults_and_each_entry(tmp_path):
+    registry = load_registry(write(tmp_path, """
+schedule: {timezone: Europe/Berlin, sync: "*/30 * * * *", full_resync: "0 2 * * 6"}
+sources:
+  - id: inherits
+    token_env: TOKEN_A
+  - id: own
+    token_env: TOKEN_B
+    schedule: {sync: "0 6 * * *", full_resync: off, max_lag: 1d}
+"""))
+    inherits, own = registry.get("inherits").schedule, registry.get("own").schedule
+    assert (inherits.sync.cron, inherits.sync.timezone) == ("*/30 * * * *", "Europe/Berlin")
+    assert inherits.full_resync.cron == "0 2 * * 6"
+    assert (own.sync.cron, own.sync.timezone, own.full_resync) == ("0 6 * * *", "Europe/Berlin",
+                                                                  None)
+    assert own.allowed_lag().days == 1
+
+
+def test_a_bad_cron_in_an_entry_names_the_source_the_field_and_the_fix(tmp_path):
+    registry = load_registry(write(tmp_path, """
+sources:
+  - id: good
+    token_env: TOKEN_GOOD
+  - id: bad
+    token_env: TOKEN_BAD
+    schedule: {sync: "0 25 * * *"}
+"""))
+    assert set(registry.sources) == {"good"}
+    with pytest.raises(RegistryError) as caught:
+        registry.get("bad")
+    message = str(caught.value)
+    for part in ("source 'bad'", "schedule.sync", "'0 25 * * *'", "five fields", "false"):
+        assert part in message, message
+
+
+def test_a_bad_registry_wide_schedule_is_fatal_and_named(tmp_path):
+    path = write(tmp_path, """
+schedule: {sync: "every hour"}
+sources:
+  - id: good
+    token_env: TOKEN_GOOD
+""")
+    with pytest.raises(RegistryError, match=r"sources.yaml: schedule.sync: 'every hour'"):
+        load_registry(path)

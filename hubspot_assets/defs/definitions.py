@@ -12,6 +12,7 @@ import dagster as dg
 from hubspot_assets.defs.assets import ALL_ASSETS, STAGE_ASSETS
 from hubspot_assets.defs.assets.stage import STREAM_IO_MANAGER
 from hubspot_assets.defs.checks import api_errors_check
+from hubspot_assets.defs.freshness import FRESHNESS_CHECKS, hubspot_freshness_sensor
 from hubspot_assets.defs.io_manager import MongoStreamIOManager
 from hubspot_assets.defs.jobs import hubspot_full_resync, hubspot_sync
 from hubspot_assets.defs.resources import (
@@ -20,6 +21,7 @@ from hubspot_assets.defs.resources import (
                                            MongoResource,
                                            settings_from_environment,
 )
+from hubspot_assets.defs.schedules import hubspot_sync_schedule
 from hubspot_assets.defs.sensors import HISTORY_SENSORS, hubspot_sources_sensor
 from hubspot_assets.runtime import tune_process
 
@@ -36,9 +38,10 @@ defs = dg.Definitions(
     # it only costs a Python start-up and a Dagster import per step.
     executor=dg.in_process_executor,
     assets=ALL_ASSETS,
-    asset_checks=[api_errors_check(asset) for asset in STAGE_ASSETS],
+    asset_checks=[*(api_errors_check(asset) for asset in STAGE_ASSETS), *FRESHNESS_CHECKS],
     jobs=[hubspot_sync, hubspot_full_resync],
-    sensors=[hubspot_sources_sensor, *HISTORY_SENSORS],
+    schedules=[hubspot_sync_schedule],
+    sensors=[hubspot_sources_sensor, hubspot_freshness_sensor, *HISTORY_SENSORS],
     resources={
         "hubspot": HubSpotResource(sources_file=dg.EnvVar("HUBSPOT_SOURCES_FILE"),
                                    settings=settings_from_environment()),

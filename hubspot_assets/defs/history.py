@@ -19,9 +19,14 @@ STAGE_FIELDS = (
     "limiter_wait_seconds", "errors", "units", "units_failed", "skipped",
     "records", "archived_records", "events", "relationships", "schemas", "event_types",
     "types_ready", "units_retried",
+    # reference data (docs/coverage.md)
+    "owners", "pipelines", "pipeline_stages", "property_definitions", "association_labels",
+    "property_histories", "property_history_values",
     # incremental syncs and consolidation
     "mode", "watermark", "modified_records", "objects_new", "objects_changed", "objects_deleted",
     "edges_new", "edges_changed", "edges_removed",
+    # events: the lookback, and reads per object where account-wide reads are refused
+    "events_lookback_hours", "events_fallback", "fallback_calls", "fallback_objects",
 )
 
 

@@ -7,6 +7,11 @@ from hubspot_assets.defs.partitions import source_partitions
 
 #: The assets that take a SyncConfig (watermarked fetches and consolidation).
 INCREMENTAL_ASSETS = ("object_records", "events", "consolidated_objects")
+#: The run config of a full re-sync (the job below; the schedule's full runs of hubspot_sync).
+FULL_REFRESH_CONFIG = {"ops": {name: {"config": {"full_refresh": True}}
+                               for name in INCREMENTAL_ASSETS}}
+#: The run tag that says whether a run re-synced in full (the schedule reads it back).
+MODE_TAG = "hubspot/mode"
 
 hubspot_sync = dg.define_asset_job(
     "hubspot_sync",
@@ -20,7 +25,8 @@ hubspot_full_resync = dg.define_asset_job(
     "hubspot_full_resync",
     selection=dg.AssetSelection.groups(GROUP),
     partitions_def=source_partitions,
-    config={"ops": {name: {"config": {"full_refresh": True}} for name in INCREMENTAL_ASSETS}},
+    config=FULL_REFRESH_CONFIG,
+    tags={MODE_TAG: "full"},
     description="Like hubspot_sync, but ignores every watermark: fetches and consolidates "
     "everything again (e.g. after a long pause or a suspected gap).",
 )

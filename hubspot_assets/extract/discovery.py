@@ -114,7 +114,8 @@ def download_list_records(
         entry = dict(candidate)
         try:
             properties = client.list_properties(name)
-            properties += _sensitive_properties(client, name, entry, report)
+            if catalog.may_hold_sensitive_data(name, bool(candidate.get("custom"))):
+                properties += _sensitive_properties(client, name, entry, report)
         except (Forbidden, NotFound) as exc:
             # A type the token cannot read, or that the tier lacks, is skipped, not fatal.
             entry.update(status=SKIPPED, reason=str(exc), httpStatus=exc.status, properties=[])
@@ -126,7 +127,7 @@ def download_list_records(
             unreadable = {n for names in entry.get("sensitiveSkipped", {}).values()
                           for n in names.get("properties", ())}
             entry.update(status=READY, properties=sorted(
-                p["name"] for p in properties if p["name"] not in unreadable))
+                {p["name"] for p in properties} - unreadable))
             report.count("types_ready")
             report.count("properties", len(entry["properties"]))
             for definition in properties:
@@ -153,8 +154,10 @@ def _sensitive_properties(client: Any, name: str, entry: dict[str, Any],
     for level in reference.SENSITIVITIES:
         unit = f"{name} ({level} properties)"
         try:
+            # Only those that say they are of this level: a server that ignored the
+            # parameter would answer the plain listing again.
             definitions = [p for p in reference.list_properties(client, name, level)
-                           if p.get("name")]
+                           if p.get("name") and p.get("dataSensitivity") == level]
         except Forbidden as exc:
             report.note(unit, str(exc), status=exc.status, category=exc.category)
             entry.setdefault("sensitiveSkipped", {})[level] = {"reason": str(exc),

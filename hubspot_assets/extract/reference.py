@@ -21,6 +21,7 @@ OWNERS_UNIT = "owners"
 
 
 def pipelines_unit(object_type: str) -> str:
+    """The unit name of one type's pipelines, as reported in `error_details`."""
     return f"pipelines:{object_type}"
 
 

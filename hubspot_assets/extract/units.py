@@ -57,6 +57,7 @@ class StageReport:
         self.error_count = 0
         self.units_total = 0
         self.units_failed = 0
+        self.details: dict[str, Any] = {}  # stage-specific facts for the metadata
         self._lock = threading.Lock()
 
     def count(self, key: str, n: int = 1) -> None:
@@ -83,6 +84,25 @@ class StageReport:
             self.error_count += 1
             if len(self.errors) < MAX_ERROR_DETAILS:
                 self.errors.append(detail)
+
+    def part_failed(self, unit: str, error: BaseException) -> None:
+        """Record an error of one part of a unit (the unit is then incomplete, not
+        failed: its other parts are stored), or re-raise it when it is fatal."""
+        if isinstance(error, FATAL_ERRORS):
+            raise error
+        detail = error_detail(unit, error)
+        log.error("source %s, stage %s: %s failed: %s", self.source_id, self.stage, unit,
+                  detail["message"])
+        with self._lock:
+            self.error_count += 1
+            self.counts["parts_failed"] += 1
+            if len(self.errors) < MAX_ERROR_DETAILS:
+                self.errors.append(detail)
+
+    def detail(self, key: str, value: Any) -> None:
+        """Set a stage-specific metadata entry (plain JSON-able values)."""
+        with self._lock:
+            self.details[key] = value
 
     def unit_retried(self, unit: str, error: HubSpotError, attempt: int) -> None:
         """Record a failed fetch of a unit that is about to be fetched again."""
@@ -145,6 +165,7 @@ class StageReport:
         with self._lock:
             return {
                 **{k: int(v) for k, v in sorted(self.counts.items())},
+                **self.details,
                 "units": self.units_total,
                 "units_failed": self.units_failed,
                 "errors": self.error_count,

@@ -30,13 +30,18 @@ class ObjectType:
     # Whether `GET /crm/v3/pipelines/{objectType}` has pipelines for the type
     # (HubSpot's pipelines guide: deals, tickets, and the newer pipeline objects).
     has_pipelines: bool = False
+    # Whether the type can hold Sensitive Data properties: HubSpot has sensitive scopes
+    # only for contacts, companies, deals, tickets and custom objects (the scope lists of
+    # its OpenAPI files: crm.objects.{contacts,companies,deals,custom}.sensitive.read,
+    # tickets.sensitive), so other types are not asked (two calls a type saved per run).
+    sensitive_data: bool = False
 
 
 STANDARD_OBJECT_TYPES: tuple[ObjectType, ...] = (
-    ObjectType("contacts", "0-1", "lastmodifieddate"),
-    ObjectType("companies", "0-2"),
-    ObjectType("deals", "0-3", has_pipelines=True),
-    ObjectType("tickets", "0-5", has_pipelines=True),
+    ObjectType("contacts", "0-1", "lastmodifieddate", sensitive_data=True),
+    ObjectType("companies", "0-2", sensitive_data=True),
+    ObjectType("deals", "0-3", has_pipelines=True, sensitive_data=True),
+    ObjectType("tickets", "0-5", has_pipelines=True, sensitive_data=True),
     ObjectType("products", "0-7"),
     ObjectType("line_items", "0-8"),
     ObjectType("quotes", "0-14"),
@@ -104,6 +109,33 @@ def modified_property(name_or_id: str) -> str:
     return entry.modified_property if entry else "hs_lastmodifieddate"
 
 
+def may_hold_sensitive_data(name_or_id: str, custom: bool) -> bool:
+    """Whether a type can have Sensitive Data properties (custom types can)."""
+    entry = BY_NAME.get(name_or_id) or BY_ID.get(name_or_id)
+    return custom or (entry is not None and entry.sensitive_data)
+
+
 def association_pairs_for(available: set[str] | frozenset[str]) -> list[tuple[str, str]]:
     """Standard pairs whose two types are both in `available` (e.g. types that did not 403)."""
     return [(a, b) for a, b in STANDARD_ASSOCIATION_PAIRS if a in available and b in available]
+
+
+# The object types an event can be on: a custom event definition's primaryObject
+# is "one of CONTACT, COMPANY, DEAL, TICKET ... default ... CONTACT"
+# (HubSpot-public-api-spec-collection, PublicApiSpecs/Events/Manage Event
+# Definitions/Rollouts/138888/v3/manageEventDefinitions.json), each named in an
+# events query as the reference's example `objectType=contact` names contacts.
+EVENT_OBJECT_TYPES: dict[str, str] = {"contacts": "contact", "companies": "company",
+                                      "deals": "deal", "tickets": "ticket"}
+
+
+def event_object_type(label: str | None) -> str | None:
+    """The object type of an event's ``objectType`` ("contact", "CONTACT", "0-1",
+    "contacts"), or None for one we cannot name (a custom object's)."""
+    if not label:
+        return None
+    text = str(label).strip().lower()
+    for name, singular in EVENT_OBJECT_TYPES.items():
+        if text in (name, singular, BY_NAME[name].object_type_id):
+            return name
+    return None

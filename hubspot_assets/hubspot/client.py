@@ -340,12 +340,22 @@ class HubSpotClient:
             raise MalformedResponse("event types: 'eventTypes' missing")
         return [str(t) for t in types]
 
-    def iter_events(self, event_type: str, occurred_after: Any = None,
-                    occurred_before: Any = None, object_type: str | None = None) -> Iterator[dict]:
-        """Every event of one type (optionally within a time range), lazily."""
-        base: dict[str, Any] = {"eventType": event_type, "limit": self.config.events_page_size}
+    def iter_events(self, event_type: str | None, occurred_after: Any = None,
+                    occurred_before: Any = None, object_type: str | None = None,
+                    object_id: str | None = None) -> Iterator[dict]:
+        """Every event of one type (optionally within a time range), lazily.
+
+        With ``object_type`` and ``object_id``: the events of that one record
+        (of every type when ``event_type`` is None).
+        """
+        base: dict[str, Any] = {"limit": self.config.events_page_size}
+        if event_type:
+            base["eventType"] = event_type
         if object_type:
             base["objectType"] = object_type
+        if object_id is not None:
+            base["objectId"] = str(object_id)
+        label = event_type or f"{object_type} {object_id}"
         for key, value in (("occurredAfter", occurred_after), ("occurredBefore", occurred_before)):
             if value is not None:
                 base[key] = iso_z(value)
@@ -356,11 +366,11 @@ class HubSpotClient:
                              check=check_page)
 
         def records() -> Iterator[dict]:
-            for page in iter_pages(fetch, f"GET /events/v3/events ({event_type})",
+            for page in iter_pages(fetch, f"GET /events/v3/events ({label})",
                                    limits=self.limits):
                 yield from results_of(page, "events", key="id")
 
-        return self._count(records(), f"events:{event_type}")
+        return self._count(records(), f"events:{event_type or object_type}")
 
     # -- associations ------------------------------------------------------
     def iter_associations(self, from_type: str, to_type: str,

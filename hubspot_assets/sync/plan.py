@@ -99,8 +99,12 @@ class SyncPlan:
             found.append(f"{self.reason}; running a full sync")
         return found
 
-    def since(self, unit: str) -> int | None:
-        """Fetch changes since this epoch ms, or everything (None)."""
+    def since(self, unit: str, lookback_ms: int = 0) -> int | None:
+        """Fetch changes since this epoch ms, or everything (None).
+
+        ``lookback_ms``: re-read at least this much before the watermark (events
+        sent late carry an occurredAt in the past); the overlap applies if longer.
+        """
         if self.mode == FULL:
             return None
         mark = self.previous_units.get(unit)
@@ -110,7 +114,18 @@ class SyncPlan:
                 self.full_units.add(unit)
             log.info("%s has no watermark yet: fetched in full", unit)
             return None
-        return max(0, mark - self.policy.overlap_ms)
+        return max(0, mark - max(self.policy.overlap_ms, lookback_ms))
+
+    def piece(self, unit: str) -> Callable[[], None]:
+        """A piece of ``unit``'s work done outside ``track``: pending until the
+        returned function is called (e.g. one read that serves several units)."""
+        run = self.track(unit, tuple)
+
+        def done() -> None:
+            for _ in run():
+                pass
+
+        return done
 
     def expect(self, unit: str) -> None:
         """Declare a unit that may have no work at all (it is then complete)."""

@@ -39,7 +39,7 @@ def test_six_stage_assets_form_one_lineage_graph_with_the_house_settings():
         "object_download_list": {"custom_object_schemas"},
         "object_records": {"object_download_list"},
         "event_types": set(),
-        "events": {"event_types"},
+        "events": {"event_types", "consolidated_objects"},
         "relationships": {"object_download_list", "consolidated_objects"},
         "property_history": {"object_download_list", "object_records"},
     }
@@ -63,11 +63,15 @@ def test_six_stage_assets_form_one_lineage_graph_with_the_house_settings():
         assert node.kinds == {"mongodb"} and node.group_name == "hubspot"
         assert node.partitions_def.name == "hubspot_sources"
     checks = {k.name for k in graph.asset_check_keys}
-    assert checks == {"no_api_errors"}
+    assert checks == {"no_api_errors", "fresh"}
+    assert {k.asset_key.to_user_string() for k in graph.asset_check_keys if k.name == "fresh"} \
+        == {"consolidated_objects", "consolidated_relationships", "consolidated_reference"}
     assert {j.name for j in defs.jobs} >= {"hubspot_sync", "hubspot_full_resync"}
     sensors = {s.name for s in defs.sensors}
-    assert sensors == {"hubspot_sources_sensor", "job_history_on_success",
-                       "job_history_on_failure", "job_history_on_canceled"}
+    assert sensors == {"hubspot_sources_sensor", "hubspot_freshness_sensor",
+                       "job_history_on_success", "job_history_on_failure",
+                       "job_history_on_canceled"}
+    assert [s.name for s in defs.schedules] == ["hubspot_sync_schedule"]
     for asset in STAGE_ASSETS:
         assert asset.op.pool == "hubspot_api"
         assert asset.op.retry_policy.max_retries == 2

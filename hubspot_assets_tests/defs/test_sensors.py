@@ -80,7 +80,8 @@ def test_history_records_a_successful_run_with_stage_counts(pipeline, sandbox_fa
     assert document["status"] == "SUCCESS" and document["source_id"] == "hist"
     assert set(document["stages"]) == {"custom_object_schemas", "object_download_list",
                                        "object_records", "event_types", "events", "relationships",
-                                       "consolidated_objects", "consolidated_relationships"}
+                                       "consolidated_objects", "consolidated_relationships",
+                                       "property_history", "consolidated_reference"}
     assert document["stages"]["object_records"]["records"] > 25
     assert document["stages"]["object_records"]["mode"] == "full"
     assert document["stages"]["consolidated_objects"]["objects_new"] > 25

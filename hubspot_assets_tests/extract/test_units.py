@@ -114,17 +114,26 @@ def test_relationship_ids_go_in_batches_of_at_most_1000():
     seen = []
 
     class Client:
+        def association_labels(self, from_type, to_type):
+            return [{"category": "HUBSPOT_DEFINED", "typeId": 1, "label": None}]
+
         def iter_associations(self, from_type, to_type, ids):
             seen.append(len(ids))
             for i in ids:
-                yield i, {"toObjectId": 7, "associationTypes": [{"typeId": 1, "label": None}]}
+                yield i, {"toObjectId": 7, "associationTypes": [
+                    {"category": "HUBSPOT_DEFINED", "typeId": 1, "label": None}]}
 
     records = list(relationship_records(
         Client(), [("contacts", "companies")], lambda t: (str(i) for i in range(2500)),
         StageReport("relationships", "acme"), max_workers=2))
     assert sorted(seen) == [500, 1000, 1000]
+    labels = [r for r in records if r.kind == "association_label"]
+    records = [r for r in records if r.kind == "relationship"]
+    assert [r.object_type for r in labels] == ["contacts->companies", "companies->contacts"]
     assert len(records) == 2500
     assert records[0].data["toObjectId"] == "7"
+    assert records[0].data["reverseAssociationTypes"] == [
+        {"category": "HUBSPOT_DEFINED", "typeId": 1, "label": None}]
 
 
 def test_association_batches_in_flight_are_capped_whatever_the_client_allows():
@@ -136,6 +145,9 @@ def test_association_batches_in_flight_are_capped_whatever_the_client_allows():
     lock, state = threading.Lock(), {"now": 0, "peak": 0}
 
     class Client:
+        def association_labels(self, from_type, to_type):
+            return []
+
         def iter_associations(self, from_type, to_type, ids):
             with lock:
                 state["now"] += 1

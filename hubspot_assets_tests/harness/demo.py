@@ -77,6 +77,8 @@ def serve(args: argparse.Namespace) -> int:
             # The sources sensor adds the partition and starts the first sync itself.
             register_partitions=False,
             run_new_sources=True,
+            # hubspot_sync_schedule keeps the demo current: an incremental sync every 5 minutes.
+            schedule={"sync": "*/5 * * * *"},
         )
         print("starting MongoDB and Dagster (about 20 s) ...", flush=True)
         stack = cleanup.enter_context(LocalStack(settings))

@@ -42,19 +42,25 @@ class LocalSource:
         return entry
 
 
+#: A registry-wide `schedule:` block that turns both cadences off.
+SCHEDULE_OFF = {"sync": False, "full_resync": False}
+
+
 def write_sources_file(path: Path, sources: list[LocalSource], *,
-                       run_new_sources: bool = False) -> Path:
+                       run_new_sources: bool = False,
+                       schedule: dict[str, Any] | None = None) -> Path:
     """Writes the registry file; tokens stay out of it (they go in the environment).
 
     `run_new_sources` lets the code location's sensor start a first sync of
     every new source (the demo wants that; tests launch their own backfills).
+    `schedule` is the registry-wide cadence block (None: the built-in defaults).
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    body = {
-        "run_new_sources": run_new_sources,
-        "sources": [source.entry() for source in sources],
-    }
+    body: dict[str, Any] = {"run_new_sources": run_new_sources}
+    if schedule is not None:
+        body["schedule"] = schedule
+    body["sources"] = [source.entry() for source in sources]
     path.write_text(
         "# Written by hubspot_assets_tests.harness; tokens come from the named variables.\n"
         + yaml.safe_dump(body, sort_keys=False)

@@ -35,6 +35,7 @@ from hubspot_assets_tests.harness.processes import (
 )
 from hubspot_assets_tests.harness.services import MongoStandinService
 from hubspot_assets_tests.harness.sources_file import (
+    SCHEDULE_OFF,
     LocalSource,
     token_environment,
     write_sources_file,
@@ -75,6 +76,9 @@ class StackSettings:
     mode: str = "split"  # "split": webserver + daemon; "dev": `dagster dev`
     register_partitions: bool = True  # add every source id via GraphQL before the daemon
     run_new_sources: bool = False  # let the sources sensor start a first sync of each source
+    # The registry's `schedule:` block. Off by default: a test stack runs only what
+    # its test launches (None: the code location's built-in cadences).
+    schedule: dict | None = field(default_factory=lambda: dict(SCHEDULE_OFF))
     stopped_sensors: tuple[str, ...] = ()
     max_concurrent_runs: int = 4
     pool_limit: int = 4
@@ -168,7 +172,7 @@ class LocalStack:
     def _write_files(self) -> None:
         settings = self.settings
         write_sources_file(self.sources_file, settings.sources,
-                           run_new_sources=settings.run_new_sources)
+                           run_new_sources=settings.run_new_sources, schedule=settings.schedule)
         self.workspace_file.parent.mkdir(parents=True, exist_ok=True)
         self.workspace_file.write_text(yaml.safe_dump(settings.location.workspace()))
         if settings.postgres_url:
@@ -243,7 +247,8 @@ class LocalStack:
         """
         self.settings.sources = list(sources)
         write_sources_file(self.sources_file, self.settings.sources,
-                           run_new_sources=self.settings.run_new_sources)
+                           run_new_sources=self.settings.run_new_sources,
+                           schedule=self.settings.schedule)
 
     def register_sources(self, source_ids: list[str]) -> None:
         """Adds partitions through GraphQL, as the UI's "Add partition" does."""

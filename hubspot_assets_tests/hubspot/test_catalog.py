@@ -20,3 +20,10 @@ def test_product_and_sandbox_share_one_catalogue():
 def test_pipeline_types():
     assert [t.name for t in catalog.STANDARD_OBJECT_TYPES if t.has_pipelines] == [
         "deals", "tickets", "leads", "orders"]
+
+
+def test_sensitive_data_types():
+    assert [t.name for t in catalog.STANDARD_OBJECT_TYPES if t.sensitive_data] == [
+        "contacts", "companies", "deals", "tickets"]
+    assert catalog.may_hold_sensitive_data("p123_pets", custom=True)
+    assert not catalog.may_hold_sensitive_data("notes", custom=False)

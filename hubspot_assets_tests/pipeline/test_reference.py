@@ -84,6 +84,8 @@ def test_full_then_incremental_sync_equal_the_truth(pipeline, sandbox_factory):
     summary = stage_metadata(second)["consolidated_reference"]
     assert summary["owners"]["new"] == 2 and summary["owners"]["changed"] >= 1
     assert summary["pipelines"]["changed"] == 1  # only the renewals pipeline changed
+    assert summary["properties"]["changed"] == 1  # hs_lead_status gained two options
+    assert summary["association_labels"]["changed"] == 0
     db = pymongo.MongoClient(pipeline.mongo_uri)[pipeline.database]
     archived = db.source_demo_owners.count_documents({"archived": True, "removed": False})
     assert archived == ref.INITIAL_ARCHIVED + 1
@@ -108,6 +110,25 @@ def test_a_token_without_the_owners_scope_skips_only_the_owners(pipeline, sandbo
     assert not any(k.startswith("tickets|") for k in current(pipeline, "pipelines"))
     reference = stage_metadata(result)["consolidated_reference"]
     assert reference["owners"]["groups"] == 0
+
+
+def test_without_any_sensitive_scope_both_levels_are_skipped(pipeline, sandbox_factory):
+    server = sandbox_factory(sizes=SIZES, denied_types={"sensitive"})
+    pipeline.add_source("demo", token=DEMO_TOKEN, base_url=server.url)
+    result = pipeline.sync("demo")
+    assert result.success
+    listing = stage_metadata(result)["object_download_list"]
+    skipped = {d["unit"]: d["message"] for d in listing["error_details"] if d.get("skipped")}
+    assert skipped.keys() == {"contacts (sensitive properties): values",
+                              "contacts (highly_sensitive properties): values",
+                              "companies (sensitive properties): values"}
+    assert "crm.objects.companies.sensitive.read" in skipped[
+        "companies (sensitive properties): values"]
+    for object_type in ("contacts", "companies"):
+        record = pipeline.stream("demo").find_one({"kind": "object", "object_type": object_type})
+        assert set(record["data"]["properties"]) == set(
+            ref.readable_property_names(server.account(DEMO_PORTAL_ID), object_type))
+    assert pipeline.stream("demo").count_documents({"kind": "object"}) > 0
 
 
 def test_sensitive_values_are_copied_with_the_scope_and_skipped_without(

@@ -8,8 +8,9 @@ from hubspot_assets_tests.sandbox import DEMO_PORTAL_ID, DEMO_TOKEN
 
 def test_a_spent_daily_budget_stops_the_run_and_a_later_run_completes(pipeline,
                                                                        sandbox_factory):
-    # Discovery takes ~30 calls; the records stage runs out in the middle.
-    server = sandbox_factory(sizes={"contacts": 900, "companies": 20}, daily_limit=45)
+    # Discovery takes ~45 calls (Sensitive Data listings included); the records stage
+    # runs out in the middle.
+    server = sandbox_factory(sizes={"contacts": 900, "companies": 20}, daily_limit=70)
     pipeline.add_source("budget", token=DEMO_TOKEN, base_url=server.url)
     result = pipeline.sync("budget")
     assert not result.success

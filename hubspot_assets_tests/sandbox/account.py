@@ -20,7 +20,7 @@ from .catalog import (
 from .config import DEFAULT_SIZES, OTHER_TYPE_SIZE, AccountSpec
 from .data import ObjectType, RecordStore
 from .encoding import mix2
-from .events import EventStream
+from .events import EventStream, object_event_streams, send_late
 
 BULK_IMPORT_DEFAULT = 10_500
 BIG_COMPANY_DEFAULT = 1_200
@@ -85,6 +85,9 @@ class Account:
         self.events: dict[str, EventStream] = {
             name: EventStream(name, spec.events_per_type, contacts, spec.seed, k)
             for k, name in enumerate(names)}
+        # Events on companies and deals too (custom events with another primaryObject).
+        self.events.update(object_event_streams(spec.portal_id, self.stores, spec.events_per_type,
+                                                spec.seed, len(self.events)))
 
     def _add_type(self, otype: ObjectType) -> None:
         # HubSpot accepts a type's name (standard types), objectTypeId or fullyQualifiedName;
@@ -196,12 +199,15 @@ class Account:
 
             contacts = self.stores["contacts"]
             for name, stream in self.events.items():
-                if contacts.n == 0:
+                if stream.objects.n == 0:
                     continue
                 for _ in range(5):
-                    c = self._pick_live(contacts, rng, 1)
+                    c = self._pick_live(stream.objects, rng, 1)
                     stream.append(tick(), c[0] if c else 0)
                 summary["events_added"][name] = 5
+            # Events sent late (AccountSpec.late_event_lags_ms): they appear now, occurred earlier.
+            summary["events_late"] = send_late(self.events, self.spec.late_event_lags_ms, tick(),
+                                               self.step_count)
 
             if bulk_import:
                 bulk_ts = tick()

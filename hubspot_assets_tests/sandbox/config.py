@@ -39,6 +39,11 @@ class AccountSpec:
     `search_lag_seconds`: CRM search does not yet find records changed (or
     created) in the last N seconds of the wall clock, as HubSpot's search
     index lags writes; list, read and batch read see them at once.
+    `late_event_lags_ms`: each `advance` also sends, per event type and lag, one
+    event that occurred that long before it appears (events sent late).
+    `events_need_object`: the events API refuses account-wide reads (no
+    `objectId`) with a 400 asking for an object, as HubSpot's older guide
+    describes ("returns events for one CRM record at a time").
     """
 
     portal_id: int
@@ -51,10 +56,13 @@ class AccountSpec:
     big_company_contacts: int | None = None
     extra_tokens: tuple[str, ...] = ()  # more apps (tokens) on the same account
     search_lag_seconds: float = 0.0
+    late_event_lags_ms: tuple[int, ...] = ()
+    events_need_object: bool = False
 
     def __post_init__(self):
         object.__setattr__(self, "denied_types", frozenset(self.denied_types))
         object.__setattr__(self, "extra_tokens", tuple(self.extra_tokens))
+        object.__setattr__(self, "late_event_lags_ms", tuple(self.late_event_lags_ms))
         for name, n in (self.sizes or {}).items():
             if not 0 <= int(n) <= MAX_RECORDS_PER_TYPE:
                 raise ValueError(f"size of {name} must be within 0..{MAX_RECORDS_PER_TYPE}")

@@ -1,4 +1,4 @@
-"""Owners and pipelines: the reference data that gives record ids their meaning.
+"""Owners, pipelines, sensitive properties: the reference data that gives records meaning.
 
 Both are small, so they are not stored: each is a pure function of the
 account's seed and `advance` step (`account.step_count`), replayed from the
@@ -29,13 +29,13 @@ from dataclasses import dataclass, field, replace
 
 from . import api
 from .account import Account
-from .api import ApiError, Request, _type, bad_request, error_body, missing_scope
+from .api import ApiError, Request, _type, bad_request, error_body, missing_scope, resolve_type
 from .catalog import SENSITIVITY_LEVELS, sensitive_scope
 from .encoding import decode_cursor, encode_cursor, iso_ms, mix2
 
 OWNERS_SCOPE = "crm.objects.owners.read"
 OWNERS_LIMIT_DEFAULT, OWNERS_LIMIT_MAX = 100, 500
-BASE_MS = 1_672_531_200_000  # 2023-01-01T00:00:00Z: when the sandbox's reference data begins
+BASE_MS = 1_704_067_200_000  # 2024-01-01T00:00:00Z: after the schemas' timestamps
 STEP_MS = 3_600_000          # each advance step dates its changes one hour later
 OWNER_ID_BASE = 80_000_000
 USER_ID_BASE = 9_000_000
@@ -261,11 +261,31 @@ def list_properties(req: Request, object_type: str) -> tuple[int, dict]:
         raise bad_request(f"Invalid value for dataSensitivity: {level!r}; one of "
                           f"{', '.join(SENSITIVITY_LEVELS)}")
     status, body = api.list_properties(req, object_type)
-    return status, {**body, "results": [p for p in body["results"]
-                                        if p.get("dataSensitivity", "non_sensitive") == level]}
+    otype, _ = _type(req, object_type, check_scope=False)  # api.list_properties checked it
+    with req.account.lock:
+        results = [_advanced(req.account, otype.fully_qualified_name, p) for p in body["results"]
+                   if p.get("dataSensitivity", "non_sensitive") == level]
+    return status, {**body, "results": results}
+
+
+#: The enumeration whose options `advance` grows: one option every second step.
+ADVANCING_PROPERTY = ("contacts", "hs_lead_status")
+
+
+def _advanced(account: Account, fqn: str, definition: dict) -> dict:
+    """A definition as of the account's step (only ADVANCING_PROPERTY changes)."""
+    if (fqn, definition["name"]) != ADVANCING_PROPERTY or account.step_count < 2:
+        return definition
+    added = account.step_count // 2
+    options = list(definition["options"]) + [
+        {"label": f"Step {2 * k} status", "value": f"STEP_{2 * k}",
+         "displayOrder": len(definition["options"]) + k - 1, "hidden": False}
+        for k in range(1, added + 1)]
+    return {**definition, "options": options, "updatedAt": iso_ms(step_ms(2 * added))}
 
 
 def denied_sensitivities(account: Account) -> set[str]:
+    """The sensitivity levels whose values the account's token may not read."""
     denied = account.spec.denied_types
     if "sensitive" in denied:
         return {"sensitive", "highly_sensitive"}
@@ -282,7 +302,7 @@ def sensitive_guard(handler):
             names = req.body.get("properties")
         denied = denied_sensitivities(req.account)
         if names and denied:
-            otype = req.account.resolve(object_type)
+            otype = resolve_type(req.account, object_type)  # as the handler resolves it
             levels = {p.name: p.data_sensitivity for p in otype.properties} if otype else {}
             for name in names:
                 if levels.get(name) in denied:
@@ -305,7 +325,7 @@ def truth_pipelines(account: Account) -> dict[str, list[dict]]:
 
 def truth_properties(account: Account) -> dict[str, list[dict]]:
     """Every property definition of every readable type, sensitive ones included."""
-    return {fqn: [p.to_json(api.SCHEMA_TIMESTAMP) for p in t.properties]
+    return {fqn: [_advanced(account, fqn, p.to_json(api.SCHEMA_TIMESTAMP)) for p in t.properties]
             for fqn, t in account.types.items() if not account.is_denied(t)}
 
 

@@ -7,6 +7,7 @@ Iterators read the account's current state (call them while no `advance` runs):
     for record in truth.iter_records(account, "contacts"): ...   # every property
     for record in truth.iter_records(account, "contacts", archived=True): ...
     for event in truth.iter_events(account, "e_visited_page"): ...
+    for event, late_ms in truth.iter_late_events(account): ...     # events sent late
     for from_id, to in truth.iter_associations(account, "contacts", "companies"): ...
     truth.summary(account)   # counts and checksums, as GET /_sandbox/truth/{portal}
 
@@ -61,13 +62,28 @@ def iter_records(account: Account, object_type: str, archived: bool = False) -> 
         yield store.render(i, plan)
 
 
-def iter_events(account: Account, event_type: str | None = None) -> Iterator[dict]:
-    """Every event of one type (or all types), oldest first."""
+def iter_events(account: Account, event_type: str | None = None,
+                late_by_at_most: int | None = None) -> Iterator[dict]:
+    """Every event of one type (or all types), oldest first.
+
+    ``late_by_at_most`` (ms): only events that appeared at most that long after
+    their occurredAt (what an incremental sync with that lookback must hold).
+    """
     names = [event_type] if event_type else list(account.events)
     for name in names:
         stream = account.events[name]
-        for k in range(stream.total):
-            yield stream.render(k)
+        for k in stream.in_order():
+            if late_by_at_most is None or stream.lateness(k) <= late_by_at_most:
+                yield stream.render(k)
+
+
+def iter_late_events(account: Account, event_type: str | None = None) -> Iterator[tuple[dict, int]]:
+    """(event, how many ms late it appeared) for every event sent late."""
+    for name in [event_type] if event_type else list(account.events):
+        stream = account.events[name]
+        for k in range(stream.n, stream.total):
+            if stream.lateness(k) > 0:
+                yield stream.render(k), stream.lateness(k)
 
 
 def association_directions(account: Account) -> list[tuple[str, str]]:

@@ -91,3 +91,19 @@ def test_a_small_clock_skew_is_tolerated_and_distrust_forces_a_full_sync():
     assert SyncPlan(previous(contacts=NOW + MINUTE_MS), POLICY, NOW).mode == "incremental"
     plan = SyncPlan(previous(contacts=NOW - DAY_MS), POLICY, NOW, distrust="stream is gone")
     assert (plan.mode, plan.reason) == ("full", "watermarks ignored: stream is gone")
+
+
+def test_a_lookback_longer_than_the_overlap_starts_the_unit_earlier():
+    mark = NOW - DAY_MS
+    plan = SyncPlan(previous(e_visited_page=mark), POLICY, NOW)
+    assert plan.since("e_visited_page", lookback_ms=DAY_MS) == mark - DAY_MS
+    assert plan.since("e_visited_page", lookback_ms=MINUTE_MS) == mark - 10 * MINUTE_MS
+
+
+def test_a_piece_done_elsewhere_keeps_its_unit_pending_until_it_is_done():
+    plan = SyncPlan(previous(e_visited_page=NOW - DAY_MS), POLICY, NOW)
+    done = plan.piece("e_visited_page")
+    drain(plan, "e_visited_page")
+    assert plan.incomplete() == ["e_visited_page"]
+    done()
+    assert plan.completed() == ["e_visited_page"]

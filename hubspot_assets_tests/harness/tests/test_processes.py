@@ -24,7 +24,11 @@ from hubspot_assets_tests.harness.processes import (
     end_marked_processes,
     marked_processes,
 )
-from hubspot_assets_tests.harness.sources_file import LocalSource, write_sources_file
+from hubspot_assets_tests.harness.sources_file import (
+    SCHEDULE_OFF,
+    LocalSource,
+    write_sources_file,
+)
 
 # A child that ignores SIGTERM and starts a grandchild in a session of its own.
 STUBBORN = textwrap.dedent("""
@@ -94,6 +98,11 @@ def test_sources_file_is_what_the_registry_reads(tmp_path, monkeypatch):
     assert alpha.base_url == "http://127.0.0.1:9"
     monkeypatch.setenv(alpha.token_env, "secret-a")
     assert alpha.token() == "secret-a"
+    off = load_registry(write_sources_file(tmp_path / "off.yaml", [
+        LocalSource("alpha-1", "secret-a", extra={"schedule": {"sync": "*/5 * * * *"}}),
+        LocalSource("beta", "secret-b")], schedule=SCHEDULE_OFF))
+    assert off.get("beta").schedule.sync is None and off.get("beta").schedule.full_resync is None
+    assert off.get("alpha-1").schedule.sync.cron == "*/5 * * * *"
 
 
 def _postgres_reachable() -> bool:

@@ -14,14 +14,9 @@ hubspot = pytest.importorskip("hubspot")
 from hubspot.crm import owners as sdk_owners  # noqa: E402
 from hubspot.crm import pipelines as sdk_pipelines  # noqa: E402
 
+from .test_sdk_fidelity import _client  # noqa: E402  (validation on)
+
 HEADERS = {"Authorization": f"Bearer {DEMO_TOKEN}"}
-
-
-def _client(module, url):
-    cfg = module.Configuration(host=url)
-    cfg.access_token = DEMO_TOKEN
-    cfg.client_side_validation = True
-    return module.ApiClient(cfg)
 
 
 @pytest.fixture
@@ -134,3 +129,18 @@ def test_batch_read_with_history_takes_at_most_50_ids(sb):
     body["inputs"] = body["inputs"][:50]
     assert requests.post(f"{sb.url}/crm/v3/objects/contacts/batch/read", headers=HEADERS,
                          json=body).status_code in (200, 207)
+
+
+def test_advance_grows_one_enumerations_options(sb):
+    def lead_status():
+        body = requests.get(f"{sb.url}/crm/v3/properties/contacts", headers=HEADERS).json()
+        return next(p for p in body["results"] if p["name"] == "hs_lead_status")
+
+    before = lead_status()
+    for _ in range(4):
+        sb.advance(DEMO_PORTAL_ID)
+    after = lead_status()
+    assert [o["value"] for o in after["options"]][len(before["options"]):] == ["STEP_2", "STEP_4"]
+    assert after["updatedAt"] > before["updatedAt"]
+    truth = ref.truth_properties(sb.account(DEMO_PORTAL_ID))["contacts"]
+    assert next(p for p in truth if p["name"] == "hs_lead_status") == after

@@ -65,7 +65,8 @@ def test_six_stage_assets_form_one_lineage_graph_with_the_house_settings():
     checks = {k.name for k in graph.asset_check_keys}
     assert checks == {"no_api_errors", "fresh"}
     assert {k.asset_key.to_user_string() for k in graph.asset_check_keys if k.name == "fresh"} \
-        == {"consolidated_objects", "consolidated_relationships", "consolidated_reference"}
+        == {"consolidated_objects", "consolidated_relationships", "consolidated_reference",
+            "consolidated_marketing"}
     assert {j.name for j in defs.jobs} >= {"hubspot_sync", "hubspot_full_resync"}
     sensors = {s.name for s in defs.sensors}
     assert sensors == {"hubspot_sources_sensor", "hubspot_freshness_sensor",

@@ -1,6 +1,8 @@
-"""Reads of HubSpot's marketing data outside the CRM object APIs: lists and their members.
+"""Reads of HubSpot's marketing data outside the CRM object APIs: lists and their members,
+forms and their submissions, marketing emails, campaigns and marketing email events
+(each endpoint's source is cited where it is defined below).
 
-Endpoints as HubSpot documents them today (HubSpot-public-api-spec-collection
+Lists, as HubSpot documents them today (HubSpot-public-api-spec-collection
 `PublicApiSpecs/CRM/Lists/Rollouts/144891/v3/lists.json`, scope `crm.lists.read`,
 every tier: `x-hubspot-product-tier-requirements` sales/service/crmHub FREE):
 
@@ -14,7 +16,8 @@ every tier: `x-hubspot-product-tier-requirements` sales/service/crmHub FREE):
   ApiCollectionResponseJoinTimeAndRecordId: `results` of `recordId` and
   `membershipTimestamp`, `paging.next.after`): the current members, by recordId.
 
-Each function returns or yields a whole listing or raises, like `reference.py`.
+Each function returns or yields a whole listing (or, given a watermark, all of it
+after that) or raises, like `reference.py`.
 """
 
 from __future__ import annotations

@@ -1,4 +1,6 @@
-"""Lists and list memberships, as HubSpot's lists v3 API serves them.
+"""HubSpot's marketing endpoints: lists and list memberships (below), then forms and form
+submissions, marketing emails, campaigns and marketing email events (each section cites
+its source).
 
 Shapes, paging and limits follow HubSpot-public-api-spec-collection
 `PublicApiSpecs/CRM/Lists/Rollouts/144891/v3/lists.json` and the official

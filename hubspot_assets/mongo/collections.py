@@ -53,6 +53,25 @@ PROPERTY_HISTORY_INDEXES = (
                 ("timestamp_ms", DESCENDING)], name="value_at"),
 )
 
+# Lists by the type of their members; memberships from either end (a list's
+# members, a record's lists), and the removal sweep of one list.
+LIST_INDEXES = (
+    IndexModel([("objectTypeId", ASCENDING), ("removed", ASCENDING)], name="type_removed"),
+)
+LIST_MEMBERSHIP_INDEXES = (
+    IndexModel([("list_id", ASCENDING), ("removed", ASCENDING)], name="list_removed"),
+    IndexModel([("object_type_id", ASCENDING), ("record_id", ASCENDING)], name="record"),
+)
+FORM_INDEXES = (
+    IndexModel([("formType", ASCENDING), ("removed", ASCENDING)], name="type_removed"),
+)
+MARKETING_EMAIL_INDEXES = (
+    IndexModel([("archived", ASCENDING), ("updatedAt", DESCENDING)], name="archived_updated"),
+)
+CAMPAIGN_INDEXES = (
+    IndexModel([("removed", ASCENDING), ("updatedAt", DESCENDING)], name="removed_updated"),
+)
+
 _lock = threading.Lock()
 _ensured: set[tuple[int, str]] = set()
 
@@ -108,6 +127,31 @@ REFERENCE_COLLECTIONS = ("owners", "pipelines", "properties", "association_label
 def property_history_collection(db: Database, source_id: str) -> Collection:
     """`source_{id}_property_history`: one document per past value of an opted-in property."""
     return _with_indexes(db, SourceNames(source_id).property_history, PROPERTY_HISTORY_INDEXES)
+
+
+def lists_collection(db: Database, source_id: str) -> Collection:
+    """`source_{id}_lists`: the current state of every list."""
+    return _with_indexes(db, SourceNames(source_id).lists, LIST_INDEXES)
+
+
+def list_memberships_collection(db: Database, source_id: str) -> Collection:
+    """`source_{id}_list_memberships`: one document per (list, record) ever a member."""
+    return _with_indexes(db, SourceNames(source_id).list_memberships, LIST_MEMBERSHIP_INDEXES)
+
+
+def forms_collection(db: Database, source_id: str) -> Collection:
+    """`source_{id}_forms`: the current state of every form."""
+    return _with_indexes(db, SourceNames(source_id).forms, FORM_INDEXES)
+
+
+def marketing_emails_collection(db: Database, source_id: str) -> Collection:
+    """`source_{id}_marketing_emails`: the latest version of every marketing email."""
+    return _with_indexes(db, SourceNames(source_id).marketing_emails, MARKETING_EMAIL_INDEXES)
+
+
+def campaigns_collection(db: Database, source_id: str) -> Collection:
+    """`source_{id}_campaigns`: the current state of every campaign."""
+    return _with_indexes(db, SourceNames(source_id).campaigns, CAMPAIGN_INDEXES)
 
 
 def runs_collection(db: Database) -> Collection:

@@ -36,6 +36,8 @@ RELATIONSHIPS = "relationships"
 CONSOLIDATED_OBJECTS = "consolidated_objects"
 CONSOLIDATED_RELATIONSHIPS = "consolidated_relationships"
 CONSOLIDATED_REFERENCE = "consolidated_reference"
+EVENTS = "events"
+CONSOLIDATED_MARKETING = "consolidated_marketing"
 
 
 class InvalidSourceId(ValueError):
@@ -140,6 +142,31 @@ class SourceNames:
     def property_history(self) -> str:
         """Every past value of the properties whose history a source opted into."""
         return f"source_{self.source_id}_property_history"
+
+    @property
+    def lists(self) -> str:
+        """Every list (contacts, companies, ...) with its filters and member count."""
+        return f"source_{self.source_id}_lists"
+
+    @property
+    def list_memberships(self) -> str:
+        """Every list membership, those HubSpot no longer lists marked removed."""
+        return f"source_{self.source_id}_list_memberships"
+
+    @property
+    def forms(self) -> str:
+        """Every form (live and archived) with its submission count."""
+        return f"source_{self.source_id}_forms"
+
+    @property
+    def marketing_emails(self) -> str:
+        """Every marketing email, archived ones with `archived: true`."""
+        return f"source_{self.source_id}_marketing_emails"
+
+    @property
+    def campaigns(self) -> str:
+        """Every marketing campaign with its properties."""
+        return f"source_{self.source_id}_campaigns"
 
     def stage_key(self, stage: str) -> str:
         """`_id` of a (source, stage) document in `stream_runs` and `watermarks`

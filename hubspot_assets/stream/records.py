@@ -28,10 +28,22 @@ PROPERTY_DEFINITION = "property_definition"  # GET /crm/v3/properties/{objectTyp
 ASSOCIATION_LABEL = "association_label"      # GET /crm/v4/associations/{from}/{to}/labels
 PROPERTY_HISTORY = "property_history"        # batch read with propertiesWithHistory (opt-in)
 REFERENCE_KINDS = frozenset({OWNER, PIPELINE, PROPERTY_DEFINITION, ASSOCIATION_LABEL})
+# Marketing data outside the CRM object APIs (docs/marketing.md).
+LIST = "list"                          # POST /crm/v3/lists/search: every list, with its size
+LIST_DEFINITION = "list_definition"    # GET /crm/v3/lists/?listIds=&includeFilters=true
+LIST_MEMBERSHIP = "list_membership"    # GET /crm/v3/lists/{listId}/memberships, one member
+LIST_SWEEP = "list_membership_sweep"   # ours: one complete read of one list's memberships
+FORM = "form"                          # GET /marketing/v3/forms, live and archived
+FORM_SUBMISSION = "form_submission"    # GET /form-integrations/v1/submissions/forms/{guid}
+MARKETING_EMAIL = "marketing_email"    # GET /marketing/v3/emails, live and archived
+CAMPAIGN = "campaign"                  # GET /marketing/v3/campaigns/
+EMAIL_EVENT = "email_event"            # GET /email/public/v1/events (legacy only)
+MARKETING_KINDS = frozenset({LIST, LIST_DEFINITION, LIST_MEMBERSHIP, LIST_SWEEP, FORM,
+                             FORM_SUBMISSION, MARKETING_EMAIL, CAMPAIGN, EMAIL_EVENT})
 KINDS = frozenset(
     {CUSTOM_OBJECT_SCHEMA, DOWNLOAD_LIST_ENTRY, OBJECT, EVENT_TYPE, EVENT, RELATIONSHIP,
      ID_LISTING, PROPERTY_HISTORY}
-) | REFERENCE_KINDS
+) | REFERENCE_KINDS | MARKETING_KINDS
 
 # How many recent (run, stage) sightings a document remembers. More than one,
 # so that a failed run that re-wrote a document does not hide it from the

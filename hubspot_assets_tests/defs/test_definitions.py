@@ -56,6 +56,7 @@ def test_six_stage_assets_form_one_lineage_graph_with_the_house_settings():
         "consolidated_relationships": {"relationships", "consolidated_objects"},
         "consolidated_reference": {"object_download_list", "object_records", "relationships",
                                    "property_history"},
+        "consolidated_marketing": {"object_records", "events"},
     }
     for asset in CONSOLIDATION_ASSETS:
         node = graph.get(asset.key)
@@ -67,7 +68,8 @@ def test_six_stage_assets_form_one_lineage_graph_with_the_house_settings():
     for asset in STAGE_ASSETS:
         assert {k.name for k in asset.check_keys} == {"units_complete"}
     assert {k.asset_key.to_user_string() for k in graph.asset_check_keys if k.name == "fresh"} \
-        == {"consolidated_objects", "consolidated_relationships", "consolidated_reference"}
+        == {"consolidated_objects", "consolidated_relationships", "consolidated_reference",
+            "consolidated_marketing"}
     assert {j.name for j in defs.jobs} >= {"hubspot_sync", "hubspot_full_resync"}
     sensors = {s.name for s in defs.sensors}
     assert sensors == {"hubspot_sources_sensor", "hubspot_freshness_sensor",

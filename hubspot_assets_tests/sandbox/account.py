@@ -33,7 +33,8 @@ DAY_MS = 86_400_000
 
 #: `denied_types` entries that name a scope rather than an object type.
 PSEUDO_TYPES = frozenset({"events", "schemas", "account-info", "owners", "sensitive",
-                          "highly_sensitive"})
+                          "highly_sensitive", "lists", "forms", "marketing_emails",
+                          "campaigns", "email_events"})
 
 
 class Account:
@@ -45,6 +46,7 @@ class Account:
         self.lock = threading.RLock()
         self.step_count = 0
         self.clock_ms = 0  # last timestamp handed out by advance
+        self.step_times: list[int] = []  # clock_ms at the end of each advance step
         self.types: dict[str, ObjectType] = {}  # keyed by fullyQualifiedName
         self._lookup: dict[str, ObjectType] = {}
         sizes = dict(spec.sizes or {})
@@ -225,6 +227,7 @@ class Account:
                 rng2 = random.Random(mix2(mix2(self.spec.seed, self.step_count), REMOVALS_SALT))
                 self._removals(rng2, tick, summary, created_by_type)
             self.clock_ms = ts
+            self.step_times.append(ts)
             return summary
 
     def _removals(self, rng: random.Random, tick, summary: dict,

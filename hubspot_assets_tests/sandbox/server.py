@@ -15,7 +15,7 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
-from . import api, property_history, reference_data, truth
+from . import api, marketing, property_history, reference_data, truth
 from .account import Account
 from .config import SETTABLE, SandboxConfig
 from .faults import HTML_ERROR_PAGE, NON_JSON_BODY, FaultInjector
@@ -51,6 +51,17 @@ ROUTES = [
      api.object_associations, None),
     ("GET", r"/crm/v3/owners/?", "owners.list", reference_data.list_owners, None),
     ("GET", rf"/crm/v3/pipelines/{_T}", "pipelines.list", reference_data.list_pipelines, None),
+    ("POST", r"/crm/v3/lists/search", "lists.search", marketing.search_lists, None),
+    ("GET", r"/crm/v3/lists/?", "lists.get", marketing.get_lists, None),
+    ("GET", rf"/crm/v3/lists/{_T}/memberships", "lists.memberships",
+     marketing.list_memberships, None),
+    ("GET", r"/marketing/v3/forms/?", "forms.list", marketing.list_forms, None),
+    ("GET", rf"/form-integrations/v1/submissions/forms/{_T}", "forms.submissions",
+     marketing.list_submissions, None),
+    ("GET", r"/marketing/v3/emails/?", "emails.list", marketing.list_emails, None),
+    ("GET", r"/marketing/v3/campaigns/?", "campaigns.list", marketing.list_campaigns, None),
+    ("GET", r"/email/public/v1/events/?", "email_events.list", marketing.list_email_events,
+     None),
 ]
 _COMPILED = [(m, re.compile(p + r"\Z"), name, fn, kind) for m, p, name, fn, kind in ROUTES]
 

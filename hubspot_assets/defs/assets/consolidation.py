@@ -10,6 +10,7 @@ from typing import Any
 import dagster as dg
 
 from hubspot_assets.consolidate.counts import edge_counts, object_counts
+from hubspot_assets.consolidate.marketing import consolidate_marketing
 from hubspot_assets.consolidate.objects import consolidate_objects
 from hubspot_assets.consolidate.reference import consolidate_reference
 from hubspot_assets.consolidate.relationships import SweepNotFound, consolidate_relationships
@@ -20,6 +21,7 @@ from hubspot_assets.extract.progress import Progress, throttled
 from hubspot_assets.stream.naming import (
     CONSOLIDATED_OBJECTS,
     CONSOLIDATED_RELATIONSHIPS,
+    EVENTS,
     OBJECT_DOWNLOAD_LIST,
     OBJECT_RECORDS,
     PROPERTY_HISTORY_STAGE,
@@ -123,4 +125,23 @@ def consolidated_reference(context: dg.AssetExecutionContext,
     return dg.MaterializeResult(metadata=summary.metadata())
 
 
-CONSOLIDATION_ASSETS = [consolidated_objects, consolidated_relationships, consolidated_reference]
+@consolidation_asset(
+    description="source_{id}_lists (every list with its filters and member_count; lists "
+    "HubSpot no longer has marked removed) and source_{id}_list_memberships (every member of "
+    "every list; members gone since a list's last complete read marked removed); "
+    "source_{id}_forms (live and archived, with submission_count) and "
+    "source_{id}_marketing_emails (the latest version of each) and source_{id}_campaigns.",
+    deps=[OBJECT_RECORDS, EVENTS],
+)
+def consolidated_marketing(context: dg.AssetExecutionContext,
+                           mongo: MongoResource) -> dg.MaterializeResult:
+    """Bring the lists and their memberships in line with the latest reads."""
+    tag_run(context)
+    summary = consolidate_marketing(mongo.db(), context.partition_key, context.run_id)
+    if summary.lists_reason:
+        context.log.warning(f"lists: {summary.lists_reason}")
+    return dg.MaterializeResult(metadata=summary.metadata())
+
+
+CONSOLIDATION_ASSETS = [consolidated_objects, consolidated_relationships, consolidated_reference,
+                        consolidated_marketing]

@@ -1,5 +1,6 @@
 """The events asset."""
 
+from itertools import chain
 from typing import Any
 
 import dagster as dg
@@ -13,6 +14,11 @@ from hubspot_assets.defs.assets.stage import (
 from hubspot_assets.defs.assets.sync_config import SyncConfig, stage_checkpoint
 from hubspot_assets.defs.resources import HubSpotResource, MongoResource
 from hubspot_assets.extract.events import StoredObjects, event_records
+from hubspot_assets.extract.marketing import (
+    email_event_records,
+    membership_records,
+    submission_records,
+)
 from hubspot_assets.mongo.collections import objects_collection, stream_collection
 from hubspot_assets.stream.naming import CONSOLIDATED_OBJECTS
 from hubspot_assets.stream.records import EVENT
@@ -22,8 +28,11 @@ from hubspot_assets.stream.records import EVENT
     description="Events of every event type (GET /events/v3/events), streamed: all on the "
     "first run (or with full_refresh), afterwards those occurred since each type's watermark "
     "minus the source's events lookback (events sent late). Where HubSpot refuses "
-    "account-wide reads, read per consolidated object instead.",
-    code_version="3",
+    "account-wide reads, read per consolidated object instead. With them, the members of "
+    "every list changed since its watermark (each list read whole), the submissions of every "
+    "form since the form's watermark, and marketing email events since their watermark "
+    "(legacy /email/public/v1/events, the only endpoint HubSpot has).",
+    code_version="4",
     # After the objects: the per-object fallback reads over the consolidated ids.
     deps=[CONSOLIDATED_OBJECTS],
 )
@@ -33,10 +42,13 @@ def events(context: dg.AssetExecutionContext, config: SyncConfig, hubspot: HubSp
     types = [data["eventType"] for data in stored_data(event_types)]
     checkpoint = stage_checkpoint(context, mongo, config.policy())
     stored = stored_objects(mongo.db(), context.partition_key)
+    workers = hubspot.settings.max_in_flight
     yield from run_stage(context, stream_stage(context, hubspot, lambda client, source, report: (
-        event_records(client, types, report, max_workers=hubspot.settings.max_in_flight,
-                      plan=checkpoint.plan, lookback_hours=source.events_lookback_hours,
-                      stored=stored)), checkpoint))
+        chain(event_records(client, types, report, max_workers=workers, plan=checkpoint.plan,
+                            lookback_hours=source.events_lookback_hours, stored=stored),
+              membership_records(client, report, max_workers=workers, plan=checkpoint.plan),
+              submission_records(client, report, max_workers=workers, plan=checkpoint.plan),
+              email_event_records(client, report, plan=checkpoint.plan))), checkpoint))
 
 
 def stored_objects(db: Any, source_id: str) -> StoredObjects:

@@ -13,6 +13,12 @@ from hubspot_assets.defs.assets.stage import (
 )
 from hubspot_assets.defs.assets.sync_config import SyncConfig, stage_checkpoint
 from hubspot_assets.defs.resources import HubSpotResource, MongoResource
+from hubspot_assets.extract.marketing import (
+    campaign_records,
+    email_records,
+    form_records,
+    list_records,
+)
 from hubspot_assets.extract.records import object_records as fetch_object_records
 from hubspot_assets.extract.reference import reference_records
 from hubspot_assets.stream.records import DOWNLOAD_LIST_ENTRY
@@ -23,8 +29,10 @@ from hubspot_assets.stream.records import DOWNLOAD_LIST_ENTRY
     "source_{id}_stream: in full on the first run (or with full_refresh), afterwards only "
     "those modified since each type's watermark (CRM search); archived records always; "
     "the ids HubSpot lists (live and archived) when a reconciliation is due. With them, "
-    "owners (live and archived) and every pipeline with its stages, in full.",
-    code_version="2",
+    "owners (live and archived) and every pipeline with its stages, in full; every list, "
+    "with the filter definitions of those changed since the last run; every form and "
+    "campaign; marketing emails changed since the last run.",
+    code_version="3",
 )
 def object_records(
     context: dg.AssetExecutionContext,
@@ -38,7 +46,13 @@ def object_records(
     checkpoint = stage_checkpoint(context, mongo, config.policy())
     # Owners and pipelines first: a few calls that give the records' ids their meaning.
     yield from run_stage(context, stream_stage(context, hubspot, lambda client, source, report: (
-        chain(reference_records(client, entries, report), fetch_object_records(
-            client, entries, report, max_workers=hubspot.settings.max_in_flight,
-            plan=checkpoint.plan, reconcile_every_ms=source.reconcile_every_ms))),
+        chain(reference_records(client, entries, report),
+              list_records(client, report, plan=checkpoint.plan),
+              form_records(client, report),
+              email_records(client, report, plan=checkpoint.plan),
+              campaign_records(client, report),
+              fetch_object_records(client, entries, report,
+                                   max_workers=hubspot.settings.max_in_flight,
+                                   plan=checkpoint.plan,
+                                   reconcile_every_ms=source.reconcile_every_ms))),
         checkpoint))

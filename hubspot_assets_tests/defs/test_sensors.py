@@ -81,7 +81,8 @@ def test_history_records_a_successful_run_with_stage_counts(pipeline, sandbox_fa
     assert set(document["stages"]) == {"custom_object_schemas", "object_download_list",
                                        "object_records", "event_types", "events", "relationships",
                                        "consolidated_objects", "consolidated_relationships",
-                                       "property_history", "consolidated_reference"}
+                                       "property_history", "consolidated_reference",
+                                       "consolidated_marketing"}
     assert document["stages"]["object_records"]["records"] > 25
     assert document["stages"]["object_records"]["mode"] == "full"
     assert document["stages"]["consolidated_objects"]["objects_new"] > 25

@@ -77,7 +77,7 @@ def test_coerce_record_accepts_plain_tuples():
 
 def test_kinds_are_the_contracts():
     assert d.KINDS == {"custom_object_schema", "download_list_entry", "object", "event_type",
-                       "event", "relationship", "property_history"} | d.REFERENCE_KINDS | {
+                       "event", "relationship", "id_listing", "property_history"} | d.REFERENCE_KINDS | {
                            "list", "list_definition", "list_membership", "list_membership_sweep",
                            "form", "form_submission", "marketing_email", "campaign",
                            "email_event"}

@@ -89,9 +89,11 @@ STAGE_COUNTERS: dict[str, tuple[str, ...]] = {
     "object_download_list": ("types_ready", "properties", "property_definitions", "skipped"),
     "object_records": ("records", "archived_records", "modified_records", "owners", "pipelines",
                        "pipeline_stages", "skipped", "reconciled_types", "ids_listed",
-                       "records_missed_by_search"),
+                       "records_missed_by_search", "lists", "list_definitions", "forms",
+                       "marketing_emails", "archived_marketing_emails", "campaigns"),
     "event_types": ("event_types", "skipped"),
-    "events": ("events", "skipped"),
+    "events": ("events", "skipped", "list_memberships", "lists_swept", "lists_unchanged",
+               "form_submissions", "email_events"),
     "relationships": ("relationships", "association_labels", "skipped"),
     "property_history": ("property_histories", "property_history_values", "skipped"),
 }

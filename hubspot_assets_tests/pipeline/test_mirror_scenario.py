@@ -1,15 +1,24 @@
 """A true mirror over time: after a first sync and every one of many `advance` steps
 (updates, creates, archives, restores, merges, permanent deletes, archive expiry,
-association churn), an incremental run leaves `source_{id}_objects` and
-`source_{id}_relationships` equal to the sandbox's truth: live, archived, merged
-(with the survivor) and gone. A listing that fails or stops early marks nothing."""
+association churn, events sent late), an incremental run leaves `source_{id}_objects`
+and `source_{id}_relationships` equal to the sandbox's truth: live, archived, merged
+(with the survivor) and gone; and the stream holds every event the truth lists within
+the lookback. The same where HubSpot refuses account-wide event reads. A listing that
+fails or stops early marks nothing.
+
+The runs are the job the schedule launches (`hubspot_sync` for the partition, the
+incremental mode), executed in-process; that the schedule launches them on its own
+is `test_schedule_daemon.py`'s."""
 
 import pymongo
+import pytest
 
 from hubspot_assets.hubspot import HubSpotClient
 from hubspot_assets.hubspot.errors import ServerError
+from hubspot_assets.timestamps import HOUR_MS
 from hubspot_assets_tests.consolidate.expected import compare_consolidated
 from hubspot_assets_tests.fixtures.pipeline import stage_metadata
+from hubspot_assets_tests.pipeline.expected_events import check_events
 from hubspot_assets_tests.sandbox import DEMO_PORTAL_ID, DEMO_TOKEN, truth
 
 SIZES = {"contacts": 300, "companies": 40, "deals": 40, "tickets": 20}
@@ -32,16 +41,22 @@ def synced(pipeline, **kwargs):
     return stage_metadata(result)
 
 
-def test_every_way_a_record_leaves_hubspot_reaches_mongodb(pipeline, sandbox_factory):
+@pytest.mark.parametrize("refused", [False, True], ids=["account-wide-events",
+                                                     "events-per-object"])
+def test_every_way_a_record_leaves_hubspot_reaches_mongodb(pipeline, sandbox_factory, refused):
     # Archived records are kept 20 s instead of 90 days: records archived by one step
     # expire a few steps (runs) later, the seeded archive (years old) at the first step.
+    # Each step also sends one event per type 3 h late (inside the default lookback).
     server = sandbox_factory(sizes=SIZES, events_per_type=5, removals=True,
-                             archive_retention_days=RETENTION_S / 86_400)
+                             archive_retention_days=RETENTION_S / 86_400,
+                             late_event_lags_ms=(3 * HOUR_MS,), events_need_object=refused)
     pipeline.add_source("demo", token=DEMO_TOKEN, base_url=server.url, extra=EVERY_RUN)
     first = synced(pipeline)
     assert first["object_records"]["mode"] == "full"
     assert first["consolidated_objects"]["reconciled_types"]
+    assert ("events_fallback" in first["events"]) is refused
     assert_mirror(pipeline, server)
+    check_events(pipeline, server.account(DEMO_PORTAL_ID), full=True)
 
     account = server.account(DEMO_PORTAL_ID)
     seen = {"merged": 0, "deleted": 0, "expired": 0, "restored": 0, "archived": 0}
@@ -52,6 +67,7 @@ def test_every_way_a_record_leaves_hubspot_reaches_mongodb(pipeline, sandbox_fac
         metadata = synced(pipeline)
         assert metadata["object_records"]["mode"] == "incremental"
         db = assert_mirror(pipeline, server)
+        check_events(pipeline, account, full=False)
         objects = metadata["consolidated_objects"]
         assert not objects["reconciliation_skipped"], objects["reconciliation_skipped"]
     assert all(seen.values()), seen

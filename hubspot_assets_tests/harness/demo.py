@@ -343,6 +343,7 @@ def _materialize(source_id: str, workdir: DemoWorkdir, verbose: bool = False,
     from hubspot_assets.defs.definitions import defs
     from hubspot_assets.defs.partitions import source_partitions
     from hubspot_assets_tests.harness.progress import BackgroundWatch, RunWatcher, make_display
+    from hubspot_assets_tests.harness.run_history import record_job_history
     from hubspot_assets_tests.harness.summary import (
         check_results,
         format_table,
@@ -378,6 +379,9 @@ def _materialize(source_id: str, workdir: DemoWorkdir, verbose: bool = False,
                 partition_key=source_id, instance=instance, raise_on_error=False, run_id=run_id,
                 run_config={"loggers": {"console": {"config": {"log_level": log_level}}}},
             )
+        # No daemon runs here: write the run's job history as its sensors would.
+        history = record_job_history(instance, result.run_id, os.environ["MONGODB_URI"],
+                                     os.environ["MONGODB_DATABASE"])
         rows = stage_rows(instance, result.run_id)
         print()
         print(format_table(rows))
@@ -397,7 +401,8 @@ def _materialize(source_id: str, workdir: DemoWorkdir, verbose: bool = False,
         if standin_gone:
             where += ": the stand-in and its data end with this command; --workdir keeps them"
         print(f"\nsource {source_id}: run {result.run_id} {outcome} in "
-              f"{time.monotonic() - started:.1f}s (MongoDB: {where})")
+              f"{time.monotonic() - started:.1f}s (MongoDB: {where}; job_history "
+              f"document {history['_id'] if history else 'not written'})")
         return 0 if result.success else 1
     finally:
         instance.dispose()

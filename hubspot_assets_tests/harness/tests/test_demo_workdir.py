@@ -44,7 +44,8 @@ def _stored(workdir) -> dict[str, set]:
         with pymongo.MongoClient(standin.uri, serverSelectionTimeoutMS=5000) as client:
             db = client.hubspot
             return {name: {d["_id"] for d in db[name].find({}, {"_id": 1})}
-                    for name in ("source_demo_stream", "source_demo_objects", "watermarks")}
+                    for name in ("source_demo_stream", "source_demo_objects", "watermarks",
+                                 "job_history")}
 
 
 def test_headless_workdir_twice_is_incremental_and_keeps_the_data(tmp_path):
@@ -84,6 +85,8 @@ def test_headless_workdir_twice_is_incremental_and_keeps_the_data(tmp_path):
         assert len(runs) == 2 and all(r.is_success for r in runs)
     finally:
         instance.dispose()
+    # Each headless run wrote its job history, as the daemon's sensors would.
+    assert after_second["job_history"] == {r.run_id for r in runs}
 
 
 def test_a_workdir_keeps_its_account_size(tmp_path):

@@ -168,7 +168,7 @@ def test_sandbox_type_read_from_both_ends_matches_the_truth(sandbox_factory, tmp
         records = list(client.iter_objects("contacts"))
         calls = {ep: sum(c.values()) for ep, c in client.stats.snapshot()["calls"].items()}
     account = sb.account(sb.config.accounts[0].portal_id)
-    expected = list(truth.iter_records(account, "contacts"))
+    expected = list(truth.iter_records(account, "contacts", sensitive=False))
     assert sorted(records, key=lambda r: int(r["id"])) == expected
     live = len(expected)
     assert calls.get(SEARCH, 0) > 0

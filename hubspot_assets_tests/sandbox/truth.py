@@ -55,10 +55,18 @@ def property_names(account: Account, object_type: str) -> tuple[str, ...]:
     return account.resolve(object_type).property_names
 
 
-def iter_records(account: Account, object_type: str, archived: bool = False) -> Iterator[dict]:
-    """Every live (or archived) record of a type, with every property, by id."""
+def iter_records(account: Account, object_type: str, archived: bool = False,
+                 sensitive: bool = True) -> Iterator[dict]:
+    """Every live (or archived) record of a type, with every property, by id.
+
+    ``sensitive=False``: without Sensitive Data properties, as a client that names
+    the properties of the plain listing reads them (HubSpot lists those only when
+    asked with `dataSensitivity`).
+    """
     store = account.store(object_type)
-    plan = store.plan(store.type.property_names)
+    names = store.type.property_names if sensitive else tuple(
+        p.name for p in store.type.properties if p.data_sensitivity == "non_sensitive")
+    plan = store.plan(names)
     indices = store.iter_archived() if archived else store.iter_live()
     for i in indices:
         yield store.render(i, plan)

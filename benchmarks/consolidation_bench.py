@@ -14,8 +14,10 @@ associations, committed with the stage's checkpoint). Then runs
 stream: first with the consolidated collections replaced by a counting sink
 (writes counted and dropped, reads find nothing, as from the empty collection
 a first consolidation starts with), then into MongoDB. Stream reads go to the
-same server both times. A MongoDB/counting ratio near 1 means the stream reads
-and the Python work bound consolidation; a large one, the target's writes.
+same server both times. Prints per consolidation the documents, seconds,
+docs/s, the benchmark's and the stand-in's CPU seconds and the MongoDB/counting
+ratio of seconds: near 1, the stream reads and the Python work bound
+consolidation; well above 1, the target's writes do. Writes JSON.
 """
 
 from __future__ import annotations
@@ -119,7 +121,7 @@ def fill_stream(db: Database, account) -> dict[str, int]:
         store = account.store(object_type)
         return (str(store.record_id(i)) for i in store.iter_live())
 
-    edges = write_stream(db, SOURCE_ID, RELATIONSHIPS, run_id, relationship_records(
+    sweep = write_stream(db, SOURCE_ID, RELATIONSHIPS, run_id, relationship_records(
         TruthClient(account), pairs, ids_of, report, max_workers=2, plan=plan))
     checkpoint.commit(run_id)  # the pairs it completed: the removal pass runs over them
     if listing.errors or report.errors:  # the stage's reports swallow errors; a bench must not
@@ -127,7 +129,7 @@ def fill_stream(db: Database, account) -> dict[str, int]:
     stream = stream_collection(db, SOURCE_ID)
     return {"object_documents": stream.count_documents({"kind": OBJECT}),
             "relationship_documents": stream.count_documents({"kind": RELATIONSHIP}),
-            "sweep_documents": edges.count, "records_written": objects.count}
+            "sweep_documents": sweep.count, "records_written": objects.count}
 
 
 # -- the counting sink ----------------------------------------------------------------

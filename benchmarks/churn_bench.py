@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import random
 import sys
 import tempfile
 import time
@@ -92,23 +91,6 @@ class CallLog:
         Transport.request = self._original
 
 
-def churn(server: SandboxServer, fraction: float, seed: int = 7) -> dict:
-    """One advance step (archives, creates, merges, deletes, restores, association churn)
-    plus updates until `fraction` of each type's live records changed."""
-    summary = server.advance(DEMO_PORTAL_ID)
-    account = server.account(DEMO_PORTAL_ID)
-    rng = random.Random(seed)
-    now = int(time.time() * 1000)
-    with account.lock:
-        for fqn, store in account.stores.items():
-            live = store.counts()[0]
-            want = int(live * fraction) - len(summary["updated"].get(fqn, ()))
-            picked = account._pick_live(store, rng, max(0, want))
-            for i in picked:
-                store.update(i, now)
-    return summary
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--contacts", type=int, default=10_000)
@@ -138,7 +120,9 @@ def main(argv: list[str] | None = None) -> int:
                 started = time.perf_counter()
                 assert harness.sync("demo").success
                 rows["full sync"] = (dict(log.counts), time.perf_counter() - started)
-                churn(server, args.churn)
+                # One step: archives, creates, merges, deletes, restores, association
+                # churn, and updates of `--churn` of every type's live records.
+                server.advance(DEMO_PORTAL_ID, update_fraction=args.churn)
                 log.counts.clear()
                 log.incremental = True
                 started = time.perf_counter()

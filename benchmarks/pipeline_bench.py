@@ -31,6 +31,7 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
+import end_to_end
 import psutil
 import requests
 from mongo_bench import process_cpu_seconds  # sibling modules: benchmarks/ is on sys.path
@@ -403,6 +404,12 @@ def bench_size(contacts: int, args: argparse.Namespace, workdir: Path) -> dict:
         config = SandboxConfig.from_dict(spec)
         minimum = minimum_calls(truth.account_from_spec(config.accounts[0]), url,
                                 config.association_page_size)
+        if args.end_to_end:
+            with MongoTarget() as mongo:
+                rows = end_to_end.bench(profile, url, mongo, workdir, SOURCE_ID, PORTAL_ID,
+                                        minimum, args, sandbox.pid)
+            return {"contacts": contacts, "profile": profile.__dict__, "sizes": profile.sizes(),
+                    "minimum": minimum, "end_to_end": rows}
         runs, by_sink = [], {}
         with MongoTarget() as mongo:
             for sink in sorted(args.sinks, key=lambda s: s != "mongo"):  # MongoDB first
@@ -436,6 +443,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--raised-ten-second", type=int, default=3000)
     parser.add_argument("--max-in-flight", type=int, default=None)
     parser.add_argument("--raised-max-in-flight", type=int, default=48)
+    parser.add_argument("--end-to-end", action="store_true",
+                        help="run the code location's hubspot_sync job (its own executor) into "
+                        "MongoDB: a full sync, then an incremental one after --churn; print "
+                        "launch to last consolidated write beside the API-bound minimum")
+    parser.add_argument("--churn", type=float, default=0.01,
+                        help="share of every type's records changed before the incremental "
+                        "sync (--end-to-end; default 0.01)")
+    parser.add_argument("--step-processes", type=int, default=None,
+                        help="HUBSPOT_STEP_PROCESSES for --end-to-end (default: the code "
+                        "location's)")
     parser.add_argument("--out", type=Path, default=None, help="JSON file (default "
                         "benchmarks/results/pipeline_bench-<time>.json)")
     args = parser.parse_args(argv)
@@ -453,7 +470,8 @@ def main(argv: list[str] | None = None) -> int:
             out.parent.mkdir(parents=True, exist_ok=True)
             out.write_text(json.dumps(report, indent=2) + "\n")  # after each size: partial results survive
     print(f"\nJSON: {out}")
-    ok = all(run["success"] for result in report["results"] for run in result["runs"])
+    ok = all(run["success"] for result in report["results"]
+             for run in result.get("runs", []) + result.get("end_to_end", []))
     return 0 if ok else 1
 
 

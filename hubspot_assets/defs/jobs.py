@@ -3,7 +3,14 @@
 import dagster as dg
 
 from hubspot_assets.defs.assets.stage import GROUP
+from hubspot_assets.defs.freshness import FRESHNESS_CHECKS
 from hubspot_assets.defs.partitions import source_partitions
+
+#: What a sync runs: every asset of the group with its `units_complete` checks. Not
+#: the `fresh` checks: run right after the materialization they judge they could only
+#: pass, and each would be one more step (a process) at the end of every run; the
+#: freshness sensor records their verdict within its interval instead.
+SYNC_SELECTION = dg.AssetSelection.groups(GROUP) - dg.AssetSelection.checks(*FRESHNESS_CHECKS)
 
 #: The assets that take a SyncConfig (watermarked fetches and consolidation).
 INCREMENTAL_ASSETS = ("object_records", "events", "consolidated_objects")
@@ -15,7 +22,7 @@ MODE_TAG = "hubspot/mode"
 
 hubspot_sync = dg.define_asset_job(
     "hubspot_sync",
-    selection=dg.AssetSelection.groups(GROUP),
+    selection=SYNC_SELECTION,
     partitions_def=source_partitions,
     description="Every stage and its consolidation for one source: a full sync the first "
     "time, then only what changed since the watermarks (associations: a full sweep).",
@@ -23,7 +30,7 @@ hubspot_sync = dg.define_asset_job(
 
 hubspot_full_resync = dg.define_asset_job(
     "hubspot_full_resync",
-    selection=dg.AssetSelection.groups(GROUP),
+    selection=SYNC_SELECTION,
     partitions_def=source_partitions,
     config=FULL_REFRESH_CONFIG,
     tags={MODE_TAG: "full"},

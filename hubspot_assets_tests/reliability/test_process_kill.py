@@ -42,7 +42,7 @@ def test_a_run_killed_mid_stage_then_rerun_is_complete(tmp_path, mongo_uri, mong
     env = {**os.environ, "DAGSTER_HOME": str(home), "MONGODB_URI": mongo_uri,
            "MONGODB_DATABASE": mongo_database, source.token_env: DEMO_TOKEN,
            "HUBSPOT_SOURCES_FILE": str(write_sources_file(tmp_path / "s.yaml", [source])),
-           "HUBSPOT_LIMITER_DIR": str(tmp_path / "limits"), "HUBSPOT_LIMITER_BACKEND": "memory"}
+           "HUBSPOT_LIMITER_DIR": str(tmp_path / "limits"), "HUBSPOT_LIMITER_BACKEND": "sqlite"}
     with dg.DagsterInstance.from_config(str(home)) as instance:
         instance.add_dynamic_partitions(source_partitions.name, [SOURCE])
 

@@ -143,12 +143,14 @@ class Account:
         return otype.name in d or otype.fully_qualified_name in d or otype.object_type_id in d
 
     # -- change over time ---------------------------------------------------------------
-    def advance(self, now_ms: int | None = None, bulk_import: int = 0) -> dict:
+    def advance(self, now_ms: int | None = None, bulk_import: int = 0,
+                update_fraction: float = 0.0) -> dict:
         """Apply one deterministic step of changes; return what changed.
 
         Timestamps start at `now_ms` (default: the wall clock, so incremental
         syncs keyed on real time see the changes); which records change depends
-        only on the seed and the step number.
+        only on the seed and the step number. `update_fraction`: update at least
+        that share of each type's live records (a step updates 1 %, at most 50).
         """
         with self.lock:
             self.step_count += 1
@@ -169,7 +171,8 @@ class Account:
                 live, _ = store.counts()
                 if live == 0:
                     continue
-                updated = self._pick_live(store, rng, min(50, max(1, live // 100)))
+                updated = self._pick_live(store, rng, max(min(50, max(1, live // 100)),
+                                                          int(live * update_fraction)))
                 for i in updated:
                     store.update(i, tick())
                 archived = self._pick_live(store, rng, min(10, max(1, live // 400))) if live > 5 else []

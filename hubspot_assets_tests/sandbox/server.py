@@ -125,8 +125,10 @@ class SandboxServer:
     def account(self, portal_id: int) -> Account:
         return self.accounts[int(portal_id)]
 
-    def advance(self, portal_id: int, now_ms: int | None = None, bulk_import: int = 0) -> dict:
-        return self.account(portal_id).advance(now_ms=now_ms, bulk_import=bulk_import)
+    def advance(self, portal_id: int, now_ms: int | None = None, bulk_import: int = 0,
+                update_fraction: float = 0.0) -> dict:
+        return self.account(portal_id).advance(now_ms=now_ms, bulk_import=bulk_import,
+                                               update_fraction=update_fraction)
 
     def truth(self, portal_id: int, checksums: bool = True, associations: bool = True) -> dict:
         return truth.summary(self.account(portal_id), checksums=checksums, associations=associations)
@@ -412,7 +414,8 @@ class _Handler(BaseHTTPRequestHandler):
             elif len(parts) == 2 and parts[0] == "advance" and method == "POST":
                 steps = int(body.get("steps", 1))
                 out = [sb.advance(int(parts[1]), now_ms=body.get("now"),
-                                  bulk_import=int(body.get("bulk_import", 0)))
+                                  bulk_import=int(body.get("bulk_import", 0)),
+                                  update_fraction=float(body.get("update_fraction", 0)))
                        for _ in range(max(steps, 1))]
                 self._json(200, out[0] if len(out) == 1 else {"steps": out})
             else:

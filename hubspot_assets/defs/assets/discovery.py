@@ -5,6 +5,7 @@ from typing import Any
 import dagster as dg
 
 from hubspot_assets.defs.assets.stage import (
+    RECORDS_CHAIN,
     run_stage,
     stage_asset,
     stored_data,
@@ -21,6 +22,7 @@ from hubspot_assets.extract.discovery import (
 @stage_asset(
     description="Custom object schemas of the HubSpot account (GET /crm/v3/schemas), unchanged.",
     code_version="1",
+    op_tags=RECORDS_CHAIN,
 )
 def custom_object_schemas(context: dg.AssetExecutionContext, hubspot: HubSpotResource) -> Any:
     """Every custom object schema of the source's account."""
@@ -32,6 +34,7 @@ def custom_object_schemas(context: dg.AssetExecutionContext, hubspot: HubSpotRes
     description="Object types to download (standard and custom) with every property name; "
     "types the token cannot read are listed as skipped, with the reason.",
     code_version="1",
+    op_tags=RECORDS_CHAIN,
 )
 def object_download_list(
     context: dg.AssetExecutionContext, hubspot: HubSpotResource, custom_object_schemas: Any

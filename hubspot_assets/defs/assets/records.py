@@ -6,6 +6,7 @@ from typing import Any
 import dagster as dg
 
 from hubspot_assets.defs.assets.stage import (
+    RECORDS_CHAIN,
     run_stage,
     stage_asset,
     stored_data,
@@ -33,6 +34,7 @@ from hubspot_assets.stream.records import DOWNLOAD_LIST_ENTRY
     "with the filter definitions of those changed since the last run; every form and "
     "campaign; marketing emails changed since the last run.",
     code_version="3",
+    op_tags=RECORDS_CHAIN,
 )
 def object_records(
     context: dg.AssetExecutionContext,

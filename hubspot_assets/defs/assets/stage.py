@@ -7,6 +7,7 @@ from typing import Any
 
 import dagster as dg
 
+from hubspot_assets.consolidate.stored_ids import StoredIds
 from hubspot_assets.defs.checks import stage_check_result, stage_check_spec
 from hubspot_assets.defs.history import SOURCE_TAG, mode_of, run_tags, trigger_of
 from hubspot_assets.defs.partitions import source_partitions
@@ -15,15 +16,19 @@ from hubspot_assets.extract.stage_stream import StageStream
 from hubspot_assets.extract.units import StageReport
 from hubspot_assets.hubspot import HubSpotClient
 from hubspot_assets.registry import RegistryError, Source
-from hubspot_assets.stream.naming import stage_name
+from hubspot_assets.stream.naming import OBJECT_RECORDS, stage_name
 from hubspot_assets.stream.records import StreamRecord
 from hubspot_assets.sync.checkpoint import Checkpoint
+from hubspot_assets.sync.plan import FULL
 
 GROUP = "hubspot"
 POOL = "hubspot_api"
 OWNERS = ["team:data-platform"]
 KINDS = {"hubspot", "mongodb"}
 STREAM_IO_MANAGER = "stream_io_manager"
+#: The steps up to object_records go first wherever steps wait for a slot (and, in one
+#: process, before events, whose per-object fallback waits for the records).
+RECORDS_CHAIN = {"dagster/priority": "1"}
 
 # Transient trouble (a HubSpot outage, MongoDB failover) deserves a later try;
 # fatal errors (bad token, daily budget) raise Failure(allow_retries=False).
@@ -125,18 +130,22 @@ def run_stage(context: dg.AssetExecutionContext, stream: StageStream) -> Iterato
     materialization (with the final counts) is in the event log.
     """
     yield dg.Output(stream)
-    yield stage_check_result(_materialization_metadata(context) or stream.metadata())
+    yield stage_check_result(latest_metadata(context, context.asset_key, this_run=True)
+                             or stream.metadata())
 
 
-def _materialization_metadata(context: dg.AssetExecutionContext) -> dict[str, Any] | None:
-    """This run's materialization metadata of the asset (the IO manager adds the
-    write's counts, stubs among them, to the stream's own)."""
+def latest_metadata(context: dg.AssetExecutionContext, asset_key: dg.AssetKey, *,
+                    this_run: bool = False) -> dict[str, Any] | None:
+    """The metadata of the asset's latest materialization of this partition (the IO
+    manager adds the write's counts, stubs among them, to the stream's own); None if
+    there is none (or, with ``this_run``, none by this run)."""
     result = context.instance.fetch_materializations(
-        dg.AssetRecordsFilter(asset_key=context.asset_key,
+        dg.AssetRecordsFilter(asset_key=asset_key,
                               asset_partitions=[context.partition_key]), limit=1)
     for record in result.records:
-        if record.run_id == context.run_id:
-            return dict(record.asset_materialization.metadata)
+        if not this_run or record.run_id == context.run_id:
+            return {k: getattr(v, "value", v)
+                    for k, v in record.asset_materialization.metadata.items()}
     return None
 
 
@@ -151,3 +160,12 @@ def stored_data(stream: Any, kind: str | None = None) -> list[dict[str, Any]]:
         stream = (stream.filter(kind=kind) if hasattr(stream, "filter")
                   else [d for d in stream if d.get("kind") == kind])
     return [document["data"] for document in stream if document.get("data") is not None]
+
+
+
+def stored_ids(context: dg.AssetExecutionContext, db: Any, object_records: Any) -> StoredIds:
+    """Every stored id of each type, from object_records' latest materialization (read
+    in full: its documents alone; incremental: with the consolidated objects)."""
+    metadata = latest_metadata(context, dg.AssetKey(OBJECT_RECORDS)) or {}
+    return StoredIds(db, context.partition_key, object_records,
+                     complete=metadata.get("mode") == FULL)

@@ -186,6 +186,7 @@ class SQLiteWindowHolds(_SharedHolds):
 
     def __init__(self, path: str, limit: int, window: float, request_seconds: float) -> None:
         super().__init__(limit, window, request_seconds)
+        self.path = path
         # isolation_level=None: transactions are ours, so BEGIN IMMEDIATE takes
         # the write lock before the count and check-and-insert is atomic.
         self._db = sqlite3.connect(path, timeout=5.0, isolation_level=None,

@@ -11,8 +11,9 @@ and daily budgets by the account (`account_key`: its portal id, learned by
 two apps on one account share the search and daily ones. Stores:
 
 - ``sqlite``: one SQLite file per budget under a shared directory, guarded by a
-  file lock (all processes on one host);
-- ``redis``: a sorted set per budget (processes on any host);
+  file lock, and one of its window holds (all processes on one host);
+- ``redis``: a sorted set per budget, and one of its window holds (processes
+  on any host);
 - ``memory``: per process, shared by the clients of that process (unit tests).
 
 Three budgets exist: the rolling ten-second one (per app), the search one (per
@@ -163,7 +164,7 @@ class RequestLimiter:
     then calls `bind_account`); until then daily permits are counted, and
     charged to the account's budget once it is bound. `request_deadline`: the
     longest a request may run after its permit (`ClientConfig.request_deadline`);
-    a shared hold whose process died ends on its own after it and a window.
+    a shared hold whose process died ends on its own after it, a window and 2 s.
     """
 
     def __init__(self, budget: RateBudget, key: str, *, account_key: str | None = None,

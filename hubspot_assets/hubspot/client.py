@@ -78,7 +78,7 @@ class HubSpotClient:
         self.limiter = RequestLimiter(
             config.budget, self.app_key, account_pending=True, backend=config.resolved_backend,
             directory=config.resolved_limiter_dir, redis_url=config.redis_url,
-            max_wait=config.max_limiter_wait)
+            max_wait=config.max_limiter_wait, request_deadline=config.request_deadline)
         self.transport = Transport(config, self.limiter, self.stats)
         self._account_lock = threading.Lock()
         self.limits = ListingLimits.of(config)

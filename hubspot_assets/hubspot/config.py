@@ -40,10 +40,12 @@ class RateBudget:
     window_seconds: float = 10.0
     search_window_seconds: float = 1.0
     safety_margin: float = 0.0
-    # Within a process, permits are held until a window after their response
-    # (`window_holds`), which absorbs any delay; the pad covers the processes
-    # sharing a store. Pads alone needed 0.3 s on a 2-core box at load 15
-    # (0.97 of the budget) and still let a search request through early.
+    # Permits are held until a window after their response (`window_holds`),
+    # in slots shared by every process of the store, which absorbs any delay;
+    # the pad is a margin of the buckets themselves. Pads alone needed 0.3 s
+    # on a 2-core box at load 15 (0.97 of the budget) and still let a search
+    # request through early; 0.1 s with per-process holds let 1-7 429s a sync
+    # through with 3-4 step processes.
     window_pad_seconds: float = 0.1
     # HubSpot's published spec exempts search (and v4 association batch reads)
     # from the ten-second limit; both still count toward the daily one. Counting

@@ -11,8 +11,9 @@ and daily budgets by the account (`account_key`: its portal id, learned by
 two apps on one account share the search and daily ones. Stores:
 
 - ``sqlite``: one SQLite file per budget under a shared directory, guarded by a
-  file lock (all processes on one host);
-- ``redis``: a sorted set per budget (processes on any host);
+  file lock, and one of its window holds (all processes on one host);
+- ``redis``: a sorted set per budget, and one of its window holds (processes
+  on any host);
 - ``memory``: per process, shared by the clients of that process (unit tests).
 
 Three budgets exist: the rolling ten-second one (per app), the search one (per
@@ -21,8 +22,9 @@ of its *lane*. The store also keeps small notes (`recall`/`remember`) that
 every process may reuse, such as which account an app reads.
 Waits are bounded: past `max_wait` a `LimiterTimeout` is raised, and a spent
 daily budget raises `RateLimitExhausted` at once (it cannot be waited out).
-Within a process, a permit is also held until a window after its response
-(`window_holds`), so delays between permit and arrival cannot cause a 429.
+A permit is also held until a window after its response (`window_holds`), in
+slots kept where the buckets are, so every process sharing a bucket shares
+them: delays between permit and arrival cannot cause a 429.
 """
 
 from __future__ import annotations
@@ -53,7 +55,7 @@ from hubspot_assets.timestamps import utcnow
 
 from .config import RateBudget
 from .errors import LimiterTimeout, RateLimitExhausted
-from .window_holds import holds_for
+from .window_holds import holds_for, redis_holds, sqlite_holds
 
 logger = logging.getLogger(__name__)
 
@@ -160,17 +162,21 @@ class RequestLimiter:
     `account_key=None`: one key for all three budgets. `account_pending=True`:
     the account is not known yet (the client learns it with its first request,
     then calls `bind_account`); until then daily permits are counted, and
-    charged to the account's budget once it is bound.
+    charged to the account's budget once it is bound. `request_deadline`: the
+    longest a request may run after its permit (`ClientConfig.request_deadline`);
+    a shared hold whose process died ends on its own after it, a window and 2 s.
     """
 
     def __init__(self, budget: RateBudget, key: str, *, account_key: str | None = None,
                  account_pending: bool = False, backend: str = "memory", directory: str | None = None,
-                 redis_url: str | None = None, max_wait: float = 300.0) -> None:
+                 redis_url: str | None = None, max_wait: float = 300.0,
+                 request_deadline: float = 120.0) -> None:
         self.budget = budget
         self.key = key
         self.account_key: str | None = None
         self.backend = backend
         self.max_wait = max_wait
+        self.request_deadline = request_deadline
         self._directory, self._redis_url = directory, redis_url
         self._specs = _budget_specs(budget)
         self._lanes = _lane_budgets(budget)
@@ -194,8 +200,19 @@ class RequestLimiter:
             bucket = self._build(key, spec).bucket_factory.bucket
             self._guards[name] = _guard_of(bucket)
             if name in windows:
-                self._holds[name] = holds_for(key, name, spec.limit, windows[name])
+                self._holds[name] = self._holds_of(key, spec, windows[name])
             self._buckets[name] = bucket  # last: `acquire` reads it unlocked
+
+    def _holds_of(self, key: str, spec: _BudgetSpec, window: float):
+        """The window holds of budget `spec` of `key`, in the store of its bucket."""
+        safe = _safe_key(key)
+        if self.backend == "sqlite":  # `_build` made the directory
+            path = os.path.join(self._directory, f"{safe}.{spec.name}.holds.sqlite")
+            return sqlite_holds(path, spec.limit, window, self.request_deadline)
+        if self.backend == "redis":
+            return redis_holds(self._redis_url, f"hubspot_assets:holds:{safe}:{spec.name}",
+                               spec.limit, window, self.request_deadline)
+        return holds_for(key, spec.name, spec.limit, window)
 
     def bind_account(self, account_key: str) -> None:
         """Charge the search and daily budgets to `account_key` from now on, and
@@ -318,6 +335,8 @@ class RequestLimiter:
                 self._take(name, lane, deadline)
             if bound or not self._owe_daily():
                 self._take("daily", lane, None)
+            for name in held:  # a long wait for the buckets must not outlast a shared hold
+                self._holds[name].renew()
         except BaseException:
             for name in held:
                 self._holds[name].cancel()

@@ -55,6 +55,64 @@ def grant_times(spec_json: str, key: str, calls: int, start_at: float) -> dict:
     return {"times": times}
 
 
+def open_holds(spec: dict):
+    """The window holds `spec` names: backend, limit, window, request_seconds and
+    the store's path (sqlite) or url and key (redis)."""
+    from hubspot_assets.hubspot import window_holds as wh
+
+    args = (spec["limit"], spec["window"])
+    if spec["backend"] == "sqlite":
+        return wh.SQLiteWindowHolds(spec["path"], *args, spec["request_seconds"])
+    if spec["backend"] == "redis":
+        return wh.RedisWindowHolds(spec["url"], spec["key"], *args, spec["request_seconds"])
+    return wh.WindowHolds(*args)
+
+
+def hold_intervals(spec: dict, out_path: str, threads: int, holds_each: int, barrier) -> None:
+    """Take and release `holds_each` holds in each of `threads` threads, all
+    processes starting at `barrier`; write the (take, release + window) epoch
+    intervals to `out_path`. Each is noted inside its hold (after the take,
+    before the release), so it lies within the span the store held it."""
+    import random
+    import threading
+
+    holds = open_holds(spec)
+    intervals, lock = [], threading.Lock()
+    barrier.wait(timeout=60)
+
+    def run():
+        for _ in range(holds_each):
+            assert holds.take(time.monotonic() + 30)
+            taken = time.time()
+            time.sleep(random.uniform(0.0, 0.03))  # the request's round trip
+            released = time.time()
+            holds.release()
+            with lock:
+                intervals.append((taken, released + spec["window"]))
+
+    pool = [threading.Thread(target=run) for _ in range(threads)]
+    for t in pool:
+        t.start()
+    for t in pool:
+        t.join()
+    with open(out_path, "w", encoding="utf-8") as f:
+        json.dump(intervals, f)
+
+
+def take_and_die(spec: dict, out_path: str, count: int) -> None:
+    """Take `count` holds, note (before the first take, after the last) in
+    `out_path`, and die without releasing them."""
+    import os
+
+    holds = open_holds(spec)
+    before = time.time()
+    for _ in range(count):
+        assert holds.take(time.monotonic() + 10)
+    with open(out_path, "w", encoding="utf-8") as f:
+        json.dump([before, time.time()], f)
+    os._exit(3)  # no cleanup of any kind: as a killed step process
+
+
 def run_workers(task: str, payload: dict, keys: list[str], calls: int) -> list[dict]:
     """Run `task` ("client" or "limiter") in one child process per key, all
     starting at once; return what each printed."""

@@ -93,18 +93,24 @@ def relationship_records(
     for from_type, to_type in pairs:
         plan.expect(pair_unit(from_type, to_type))
     # Label definitions first, both directions of every pair: they also tell each
-    # edge its association types as seen from the other end.
-    definitions: dict[tuple[str, str], list[dict[str, Any]]] = {}
-    for from_type, to_type in pairs:
-        for a, b in ((from_type, to_type), (to_type, from_type)):
-            found = definitions[(a, b)] = []
-            for label in report.guarded(f"labels {pair_unit(a, b)}", partial(
-                    client.association_labels, a, b)):
-                found.append(label)
-                report.count("association_labels")
-                yield StreamRecord(ASSOCIATION_LABEL, pair_unit(a, b),
-                                   f"{label.get('category')}|{label.get('typeId')}",
-                                   {**label, "fromObjectType": a, "toObjectType": b}, None)
+    # edge its association types as seen from the other end. One call per
+    # direction, `max_workers` at once (one after another they cost a round trip
+    # each: 20 s of a 10,000-contact sweep at 150 ms).
+    definitions: dict[tuple[str, str], list[dict[str, Any]]] = {
+        direction: [] for from_type, to_type in pairs
+        for direction in ((from_type, to_type), (to_type, from_type))}
+
+    def labels(direction: tuple[str, str]) -> Iterator[StreamRecord]:
+        a, b = direction
+        for label in report.guarded(f"labels {pair_unit(a, b)}", partial(
+                client.association_labels, a, b)):
+            definitions[direction].append(label)
+            report.count("association_labels")
+            yield StreamRecord(ASSOCIATION_LABEL, pair_unit(a, b),
+                               f"{label.get('category')}|{label.get('typeId')}",
+                               {**label, "fromObjectType": a, "toObjectType": b}, None)
+
+    yield from interleave(list(definitions), labels, max_workers=max_workers)
     reverse_of = {pair: reverse_types(definitions[pair], definitions[(pair[1], pair[0])])
                   for pair in pairs}
 

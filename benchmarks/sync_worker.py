@@ -76,26 +76,10 @@ def hubspot_sync():
     return defs.resolve_job_def("hubspot_sync")
 
 
-def _steps(instance, run_id: str) -> dict[str, dict]:
-    steps: dict[str, dict] = {}
-    for entry in instance.all_logs(run_id):
-        event = entry.dagster_event
-        if event is None or not event.step_key:
-            continue
-        step = steps.setdefault(event.step_key, {})
-        kind = event.event_type_value
-        if kind == "STEP_START":
-            step["start"], step["pid"] = entry.timestamp, event.pid
-        elif kind in ("STEP_SUCCESS", "STEP_FAILURE"):
-            step["end"], step["status"] = entry.timestamp, kind
-        elif kind == "ASSET_MATERIALIZATION":
-            metadata = event.event_specific_data.materialization.metadata
-            step["api_calls"] = getattr(metadata.get("api_calls"), "value", None)
-    return steps
-
-
 def run_sync(instance, job: dict, mode: str, sampler: ProcessTreeSampler) -> dict:
     import dagster as dg
+
+    from hubspot_assets_tests.harness.cli_run import step_timeline
 
     url = job["sandbox_url"]
     requests.post(f"{url}/_sandbox/stats/reset").raise_for_status()
@@ -105,7 +89,7 @@ def run_sync(instance, job: dict, mode: str, sampler: ProcessTreeSampler) -> dic
     result = dg.execute_job(dg.reconstructable(hubspot_sync), instance=instance,
                             tags={"dagster/partition": job["source_id"]})
     returned = time.time()
-    steps = _steps(instance, result.run_id)
+    steps = step_timeline(instance, result.run_id)
     if os.environ.get("SYNC_WORKER_EVENTS"):  # every event, for a diagnosis
         with open(os.environ["SYNC_WORKER_EVENTS"], "a") as out:
             for entry in instance.all_logs(result.run_id):

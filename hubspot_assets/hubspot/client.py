@@ -303,8 +303,8 @@ class HubSpotClient:
         names = list(properties) if properties is not None else self.property_names(object_type)
         out: list[dict] = []
         batch: list[str] = []
-        for record_id in ids:
-            batch.append(str(record_id))
+        for raw_id in ids:
+            batch.append(str(raw_id))
             if len(batch) == self.config.batch_read_size:
                 out += self._batch_read_once(object_type, batch, names)
                 batch = []

@@ -118,6 +118,23 @@ def _redis_or_skip(backend: str) -> None:
 REDIS_URL = "redis://127.0.0.1:6379/0"
 
 
+def shared_token_run(sandbox_factory, tmp_path, backend: str, name: str, limit: int,
+                     calls: int, window: float, pad: float):
+    """Two sources with one token, two processes each, `calls` calls per process:
+    (token, portal, the clients' stats, the sandbox's)."""
+    # A token and portal of this test alone: budgets are keyed by them, and
+    # Redis outlives the test.
+    token, portal = f"pat-na1-{name}-{uuid.uuid4().hex}", 700_000 + uuid.uuid4().int % 99_999
+    sb = start(sandbox_factory, ten_second_limit=limit, latency_ms=20, window_seconds=window,
+               token=token, portal_id=portal)
+    config = dict(token=token, base_url=sb.url, limiter_backend=backend,
+                  limiter_dir=str(tmp_path / "limiter"), max_in_flight=4,
+                  redis_url=REDIS_URL if backend == "redis" else None,
+                  budget=dict(ten_second=limit, window_seconds=window, window_pad_seconds=pad))
+    snaps = run_workers("client", config, ["source-a", "source-b"] * 2, calls)
+    return token, portal, snaps, server_stats(sb)
+
+
 @pytest.mark.parametrize("backend", ["sqlite", "redis"])
 def test_sources_sharing_a_token_share_its_budget(sandbox_factory, tmp_path, backend):
     """Two sources with one token (one private app), two processes each: one
@@ -126,17 +143,8 @@ def test_sources_sharing_a_token_share_its_budget(sandbox_factory, tmp_path, bac
     # A 2 s window (pad 0.3 s) leaves room for the scheduling delays of five busy
     # processes on two cores between a grant and the sandbox counting the request.
     limit, calls, window = 20, 15, 2.0
-    # A token and portal of this test alone: budgets are keyed by them, and
-    # Redis outlives the test.
-    token, portal = f"pat-na1-shared-{uuid.uuid4().hex}", 700_000 + uuid.uuid4().int % 99_999
-    sb = start(sandbox_factory, ten_second_limit=limit, latency_ms=20, window_seconds=window,
-               token=token, portal_id=portal)
-    config = dict(token=token, base_url=sb.url, limiter_backend=backend,
-                  limiter_dir=str(tmp_path / "limiter"), max_in_flight=4,
-                  redis_url=REDIS_URL if backend == "redis" else None,
-                  budget=dict(ten_second=limit, window_seconds=window, window_pad_seconds=0.3))
-    snaps = run_workers("client", config, ["source-a", "source-b"] * 2, calls)
-    stats = server_stats(sb)
+    token, portal, snaps, stats = shared_token_run(sandbox_factory, tmp_path, backend, "shared",
+                                                   limit, calls, window, pad=0.3)
     # The account is learned at most once per process (the first to learn it
     # notes it in the store); every other request is the sources' own.
     learned = stats["by_endpoint"]["account.details"]["200"]
@@ -167,15 +175,8 @@ def test_processes_of_one_token_get_no_429_without_a_window_pad(sandbox_factory,
     (with holds per process, such runs saw 10-17 429s, peaks of 24-27 in 20)."""
     _redis_or_skip(backend)
     limit, calls, window = 20, 30, 2.0
-    token, portal = f"pat-na1-unpadded-{uuid.uuid4().hex}", 700_000 + uuid.uuid4().int % 99_999
-    sb = start(sandbox_factory, ten_second_limit=limit, latency_ms=20, window_seconds=window,
-               token=token, portal_id=portal)
-    config = dict(token=token, base_url=sb.url, limiter_backend=backend,
-                  limiter_dir=str(tmp_path / "limiter"), max_in_flight=4,
-                  redis_url=REDIS_URL if backend == "redis" else None,
-                  budget=dict(ten_second=limit, window_seconds=window, window_pad_seconds=0.0))
-    snaps = run_workers("client", config, ["source-a", "source-b"] * 2, calls)
-    stats = server_stats(sb)
+    token, _, snaps, stats = shared_token_run(sandbox_factory, tmp_path, backend, "unpadded",
+                                              limit, calls, window, pad=0.0)
     assert stats["rate_limited"] == 0 and not any(s["rate_limited_429s"] for s in snaps)
     assert stats["peak_window_requests"][token] <= limit
     assert sum(s["calls_total"] for s in snaps) >= 4 * calls

@@ -74,7 +74,8 @@ def timeline(run: dict) -> list[dict]:
     launched = run["launched"]
     rows = [{"step": name, "start": round(step["start"] - launched, 2),
              "end": round(step["end"] - launched, 2), "status": step.get("status"),
-             "peak_rss_mb": step.get("peak_rss_mb"), "api_calls": step.get("api_calls")}
+             "peak_rss_mb": step.get("peak_rss_mb"), "api_calls": step.get("api_calls"),
+             **({"error": step["error"]} if "error" in step else {})}
             for name, step in run["steps"].items() if "start" in step and "end" in step]
     return sorted(rows, key=lambda r: r["start"])
 
@@ -121,14 +122,14 @@ def bench(profile, url: str, mongo, workdir: Path, source_id: str, portal_id: in
            "sources_file": str(workdir / "sources.yaml"), "mongo_uri": mongo.uri,
            "database": mongo.database, "max_in_flight": profile.max_in_flight,
            "limiter_dir": tempfile.mkdtemp(dir=workdir, prefix="limiter-"),
-           "workdir": str(workdir), "modes": ["full", "incremental"],
+           "workdir": str(workdir), "modes": args.modes,
            "update_fraction": args.churn, "step_processes": args.step_processes}
     machine = CpuMeter(sandbox_pid, mongo)
     result = run_worker(job)
     cpu = machine.since()
     rows = [summarize(run, profile, minimum if run["mode"] == "full" else None)
             for run in result["runs"]]
-    # CPU over both runs: what the 2-core machine had, and who used it.
+    # CPU over the runs: what the 2-core machine had, and who used it.
     rows[-1]["machine_cpu"] = cpu
     for row in rows:
         print_row(profile, row)
@@ -190,9 +191,12 @@ def print_row(profile, row: dict) -> None:
         print(f"{step['step']:<28}{step['start']:>8.1f}{step['end']:>8.1f}"
               f"{calls if calls is not None else '-':>7}{util:>6}"
               f"{step['peak_rss_mb'] or 0:>8.0f}  {' ' * bar_from}{'#' * (bar_to - bar_from)}")
+    for step in row["timeline"]:
+        if step.get("error"):
+            print(f"{step['step']} failed: {step['error'][:1500]}")
     print(f"run's own processes: {row['worker_cpu_seconds']:.0f} CPU s")
     if "machine_cpu" in row:
         cpu = row["machine_cpu"]
-        print(f"machine over both runs: {cpu['cpus']} CPUs {cpu['busy_fraction']:.0%} busy for "
+        print(f"machine over the runs: {cpu['cpus']} CPUs {cpu['busy_fraction']:.0%} busy for "
               f"{cpu['wall_seconds']:.0f} s; sandbox {cpu['sandbox_cpu_seconds']:.0f} CPU s, "
               f"MongoDB stand-in {cpu.get('mongo_standin_cpu_seconds', '-')} CPU s")

@@ -450,6 +450,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--churn", type=float, default=0.01,
                         help="share of every type's records changed before the incremental "
                         "sync (--end-to-end; default 0.01)")
+    parser.add_argument("--modes", default="full,incremental",
+                        help="--end-to-end: the syncs to run in turn (default full,incremental)")
     parser.add_argument("--step-processes", type=int, default=None,
                         help="HUBSPOT_STEP_PROCESSES for --end-to-end (default: the code "
                         "location's)")
@@ -457,6 +459,9 @@ def main(argv: list[str] | None = None) -> int:
                         "benchmarks/results/pipeline_bench-<time>.json)")
     args = parser.parse_args(argv)
     args.sinks = [s for s in args.sinks.split(",") if s]
+    args.modes = [m for m in args.modes.split(",") if m]
+    if not args.modes or args.modes[0] != "full" or set(args.modes) - {"full", "incremental"}:
+        parser.error("--modes: full first, then incremental ones (e.g. full,incremental)")
     if set(args.sinks) - {"mongo", "counting"}:
         parser.error("--sinks takes mongo and/or counting")
     sizes = args.contacts or ([300] if args.quick else [10_000])

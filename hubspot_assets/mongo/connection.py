@@ -22,6 +22,13 @@ _clients: dict[tuple[int, str], pymongo.MongoClient] = {}
 #: How long the first check of a run waits for a server: a wrong host or a closed
 #: port must fail the run in seconds, not after pymongo's selection timeout.
 CHECK_TIMEOUT_MS = 3_000
+#: How long the check waits once a server was found but did not answer in time: a
+#: busy server (a long command, an election) is not a configuration mistake.
+PATIENT_CHECK_TIMEOUT_MS = 30_000
+# What pymongo reports when nothing listens or the name does not resolve: a
+# mistake in the URI, reported at once. Anything else (a timeout) is waited out.
+_UNREACHABLE = ("connection refused", "name or service not known", "nodename nor servname",
+                "no address associated", "temporary failure in name resolution")
 # MongoDB's AuthenticationFailed; the others (Unauthorized 13, ...) need a command.
 _AUTH_FAILED = 18
 _checked: dict[tuple, MongoConfigurationError | None] = {}
@@ -57,14 +64,15 @@ def check_connection(uri: str, database: str, run_id: str | None = None) -> None
 
 def _ping(uri: str, database: str) -> MongoConfigurationError | None:
     where = redact_uri(uri)
-    client = None
     try:
         name = validate_database_name(database)
-        # A client of its own: the shared one keeps its longer timeout for real work.
-        options = ({} if "serverselectiontimeoutms" in uri.lower()
-                   else {"serverSelectionTimeoutMS": CHECK_TIMEOUT_MS})
-        client = pymongo.MongoClient(uri, connect=False, appname="hubspot_assets-check", **options)
-        client[name].command("ping")
+        try:
+            _ping_once(uri, name, CHECK_TIMEOUT_MS)
+        except ServerSelectionTimeoutError as exc:
+            if any(sign in str(exc).lower() for sign in _UNREACHABLE):
+                raise
+            # Something is there but slow to answer: wait for it as real work would.
+            _ping_once(uri, name, PATIENT_CHECK_TIMEOUT_MS)
         return None
     except InvalidDatabaseName as exc:
         return MongoConfigurationError(f"{exc} (MONGODB_DATABASE)")
@@ -83,9 +91,18 @@ def _ping(uri: str, database: str) -> MongoConfigurationError | None:
         return _config_error(uri, exc, f"MongoDB at {where} refused the credentials in "
                              "MONGODB_URI", "fix the user name, password or authSource "
                              "(and authMechanism)")
+
+
+def _ping_once(uri: str, database: str, timeout_ms: int) -> None:
+    """Ping with a client of its own (the shared one keeps its longer timeout for real
+    work); the client is closed whatever happens."""
+    options = ({} if "serverselectiontimeoutms" in uri.lower()
+               else {"serverSelectionTimeoutMS": timeout_ms})
+    client = pymongo.MongoClient(uri, connect=False, appname="hubspot_assets-check", **options)
+    try:
+        client[database].command("ping")
     finally:
-        if client is not None:
-            client.close()
+        client.close()
 
 
 def _config_error(uri: str, exc: Exception, problem: str, fix: str) -> MongoConfigurationError:

@@ -52,6 +52,12 @@ def step_timeline(instance: dg.DagsterInstance, run_id: str) -> dict[str, dict[s
             step["start"], step["pid"] = entry.timestamp, event.pid
         elif kind in ("STEP_SUCCESS", "STEP_FAILURE"):
             step["end"], step["status"] = entry.timestamp, kind
+            if kind == "STEP_FAILURE":
+                error, messages = event.event_specific_data.error, []
+                while error is not None:  # Dagster's wrapper first, the asset's own after
+                    messages.append(error.message.strip())
+                    error = error.cause
+                step["error"] = " <- ".join(messages)[:3000]
         elif kind == "ASSET_MATERIALIZATION":
             metadata = event.event_specific_data.materialization.metadata
             step["api_calls"] = getattr(metadata.get("api_calls"), "value", None)

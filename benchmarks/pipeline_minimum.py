@@ -10,6 +10,10 @@ associations than a page holds; one events page per 100 events; and the referenc
 data: owners, pipelines, property definitions per sensitivity, label definitions of both
 directions of every pair.
 
+And, on a full read, each type's live ids listed on their own for reconciliation
+(list pages of 100 ids with `properties=hs_object_id`): what detects records
+merged away or deleted for good.
+
 This is the list-based plan's minimum. A two-ended read (`hubspot.two_ended`)
 takes part of a large type through search pages of 200 ids, so object_records
 can come in under it.
@@ -89,6 +93,9 @@ def minimum_calls(account, base_url: str, association_page_size: int,
             records[BATCH_READ] += math.ceil(live / config.batch_read_size)
         records[LIST] += (_pages(archived, config.page_size)
                           * _chunks(config, base_url, name, names, True))
+        # Reconciliation on a full read: the live ids listed on their own, 100 a page
+        # (`extract/records.py`: ids read through search are no proof of absence).
+        records[LIST] += _pages(live, config.page_size)
 
     # Reference data: owners (live and archived listings), each pipeline type once;
     # property definitions per sensitivity, and one probe read per sensitivity a type has.

@@ -8,9 +8,8 @@ each consolidated asset gets a partitioned asset check, `fresh`, judged per
 source from that partition's latest materialization, and a sensor re-judges
 every source on a short interval and records the verdict (a runless check
 evaluation) whenever it differs from the one shown: a source whose syncs keep failing turns red
-in the UI without any run, and a sync's success shows within that interval. The
-sync jobs leave the check out (`jobs.SYNC_SELECTION`); it runs from the UI's
-"Execute" too.
+in the UI without any run. The check also runs inside every sync run (the jobs
+select the checks of their assets) and from the UI's "Execute".
 """
 
 import os

@@ -248,9 +248,11 @@ end
 local first = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
 return tonumber(first[2]) - now
 """
+# `now` is TIME rounded down to the ms: the release's expiry adds the ms back, so a
+# slot is never freed before a whole window has passed since the release.
 _REDIS_EXPIRE = _REDIS_NOW + """
 local token, ms = ARGV[1], tonumber(ARGV[2])
-if redis.call('ZADD', KEYS[1], 'XX', 'CH', now + ms, token) == 1 then keep(ms) end
+if redis.call('ZADD', KEYS[1], 'XX', 'CH', now + 1 + ms, token) == 1 then keep(ms + 1) end
 """
 
 

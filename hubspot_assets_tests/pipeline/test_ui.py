@@ -139,11 +139,17 @@ def logged_at(e2e_stack, run_id: str, text: str) -> tuple[str, dt.time]:
     """The first log line of the run containing ``text`` (the run page's log filter) and
     the time the page shows for it."""
     url = f"{e2e_stack.url}/runs/{run_id}?logs={quote(text)}"
-    page = text_of(render_dom(url, [text]))
-    found = re.search(rf"(\d+:\d\d:\d\d\.\d+ [AP]M) \S+ \S+ ({re.escape(text)}[^|]*?)"
-                      rf"(?= \d+:\d\d:\d\d\.\d+ [AP]M |$)", page)
-    assert found, page[-2000:]
-    return found.group(2), dt.datetime.strptime(found.group(1), "%I:%M:%S.%f %p").time()
+    row = re.compile(rf"(\d+:\d\d:\d\d\.\d+ [AP]M) \S+ \S+ ({re.escape(text)}[^|]*?)"
+                     rf"(?= \d+:\d\d:\d\d\.\d+ [AP]M |$)")
+    # The filter box shows `text` at once; the matching rows come after the run's
+    # events have loaded (many, with a step process each): wait for a row.
+    for budget_ms in (15_000, 30_000, 60_000):
+        dom = chromium(url, "--dump-dom", budget_ms=budget_ms)
+        assert dom.returncode == 0, dom.stderr[-2000:]
+        page = text_of(dom.stdout)
+        if found := row.search(page):
+            return found.group(2), dt.datetime.strptime(found.group(1), "%I:%M:%S.%f %p").time()
+    pytest.fail(f"no log row {text!r} on {url}: {page[-2000:]}")
 
 
 def test_a_run_log_shows_progress_while_the_stage_runs(e2e_stack, scoped_run):

@@ -1,55 +1,13 @@
 """The once-per-run MongoDB check: a busy server is waited for, a wrong URI is not."""
 
 import socket
-import threading
 import time
 from urllib.parse import urlsplit
 
 import pytest
 
 from hubspot_assets.mongo.connection import CHECK_TIMEOUT_MS, MongoConfigurationError, _ping
-
-
-class SlowStart:
-    """A TCP proxy to the server that holds each new connection's first bytes back
-    `delay` seconds, as a server busy with a long command (or an election) does."""
-
-    def __init__(self, target: tuple[str, int], delay: float) -> None:
-        self.target, self.delay = target, delay
-        self.listener = socket.create_server(("127.0.0.1", 0))
-        self.port = self.listener.getsockname()[1]
-        threading.Thread(target=self._accept, daemon=True).start()
-
-    def _accept(self) -> None:
-        while True:
-            try:
-                client, _ = self.listener.accept()
-            except OSError:
-                return
-            threading.Thread(target=self._serve, args=(client,), daemon=True).start()
-
-    def _serve(self, client: socket.socket) -> None:
-        time.sleep(self.delay)
-        upstream = socket.create_connection(self.target)
-        for a, b in ((client, upstream), (upstream, client)):
-            threading.Thread(target=self._pipe, args=(a, b), daemon=True).start()
-
-    @staticmethod
-    def _pipe(source: socket.socket, sink: socket.socket) -> None:
-        try:
-            while data := source.recv(65536):
-                sink.sendall(data)
-        except OSError:
-            pass
-        finally:
-            for s in (source, sink):
-                try:
-                    s.shutdown(socket.SHUT_RDWR)
-                except OSError:
-                    pass
-
-    def close(self) -> None:
-        self.listener.close()
+from hubspot_assets_tests.reliability.tcp_proxy import CuttingProxy
 
 
 @pytest.fixture
@@ -62,7 +20,7 @@ def standin_address(mongo_uri):
 
 def test_a_server_slower_than_the_quick_check_is_waited_for(standin_address, mongo_database):
     delay = CHECK_TIMEOUT_MS / 1000 + 2  # past the quick check's wait
-    proxy = SlowStart(standin_address, delay)
+    proxy = CuttingProxy(*standin_address, connect_delay=delay)
     try:
         started = time.monotonic()
         assert _ping(f"mongodb://127.0.0.1:{proxy.port}/?directConnection=true",

@@ -1,21 +1,26 @@
-"""A loopback TCP proxy that can cut a connection in the middle of a message.
+"""A loopback TCP proxy that can cut a connection in the middle of a message, or hold
+each new connection back a while.
 
 Cutting between pymongo and the MongoDB server drops the connection during a
 bulk write while the server keeps its data, as a failover or network blip does.
+Holding a new connection back answers late, as a server busy with a long
+command (or an election) does.
 """
 
 from __future__ import annotations
 
 import socket
 import threading
+import time
 
 
 class CuttingProxy:
     """Forwards 127.0.0.1:port to `target`; `cut_after(n)` drops the first
     connection whose client has sent more than `n` bytes, mid-message."""
 
-    def __init__(self, target_host: str, target_port: int) -> None:
+    def __init__(self, target_host: str, target_port: int, connect_delay: float = 0.0) -> None:
         self.target = (target_host, target_port)
+        self.connect_delay = connect_delay  # seconds each new connection is held back
         self._listener = socket.create_server(("127.0.0.1", 0))
         self.port = self._listener.getsockname()[1]
         self._cut_at: int | None = None
@@ -36,9 +41,14 @@ class CuttingProxy:
                 client, _ = self._listener.accept()
             except OSError:
                 return
-            server = socket.create_connection(self.target)
-            threading.Thread(target=self._pump, args=(client, server, True), daemon=True).start()
-            threading.Thread(target=self._pump, args=(server, client, False), daemon=True).start()
+            threading.Thread(target=self._connect, args=(client,), daemon=True).start()
+
+    def _connect(self, client: socket.socket) -> None:
+        if self.connect_delay:
+            time.sleep(self.connect_delay)
+        server = socket.create_connection(self.target)
+        threading.Thread(target=self._pump, args=(client, server, True), daemon=True).start()
+        threading.Thread(target=self._pump, args=(server, client, False), daemon=True).start()
 
     def _pump(self, source: socket.socket, sink: socket.socket, upstream: bool) -> None:
         sent = 0

@@ -86,6 +86,9 @@ def stored_objects(db: Any, ids: Callable[[], StoredIds], source_id: str) -> Sto
 
 #: Seconds between two looks at whether object_records has finished in this run.
 RECORDS_POLL_SECONDS = 2.0
+#: The longest the fallback waits for it: a step process killed without a trace
+#: leaves its step "in progress" for ever.
+RECORDS_WAIT_LIMIT_SECONDS = 12 * 3600.0
 
 
 def records_of_this_run(context: dg.AssetExecutionContext, db: Any,
@@ -95,10 +98,13 @@ def records_of_this_run(context: dg.AssetExecutionContext, db: Any,
     key = dg.AssetKey(OBJECT_RECORDS)
     in_run = key in (context.run.asset_selection
                      or context.job_def.asset_layer.executable_asset_keys)
+    deadline = time.monotonic() + RECORDS_WAIT_LIMIT_SECONDS
     while in_run and latest_metadata(context, key, this_run=True) is None:
         step = context.instance.get_run_step_stats(context.run_id, step_keys=[OBJECT_RECORDS])
         status = step[0].status.value if step and step[0].status else None
-        if status in ("FAILURE", "SKIPPED") or (
+        if time.monotonic() > deadline:
+            status = "NOT FINISHED IN TIME"
+        if status in ("FAILURE", "SKIPPED", "NOT FINISHED IN TIME") or (
                 status is None and context.job_def.executor_def.name == "in_process"):
             # In one process, steps run one after another: waiting would never end.
             raise dg.Failure(description=(

@@ -1,5 +1,6 @@
 """The events asset."""
 
+import functools
 import time
 from collections.abc import Callable
 from itertools import chain
@@ -7,12 +8,12 @@ from typing import Any
 
 import dagster as dg
 
+from hubspot_assets.consolidate.stored_ids import StoredIds
 from hubspot_assets.defs.assets.stage import (
     latest_metadata,
     run_stage,
     stage_asset,
     stored_data,
-    stored_ids,
     stream_stage,
 )
 from hubspot_assets.defs.assets.sync_config import SyncConfig, stage_checkpoint
@@ -23,11 +24,11 @@ from hubspot_assets.extract.marketing import (
     membership_records,
     submission_records,
 )
-from hubspot_assets.consolidate.stored_ids import StoredIds
 from hubspot_assets.mongo.collections import stream_collection
 from hubspot_assets.mongo.stored_stream import StoredStream, latest_stream
 from hubspot_assets.stream.naming import OBJECT_RECORDS
 from hubspot_assets.stream.records import EVENT
+from hubspot_assets.sync.plan import FULL
 
 
 @stage_asset(
@@ -68,12 +69,10 @@ def stored_objects(db: Any, ids: Callable[[], StoredIds], source_id: str) -> Sto
     an event type's stored events (one find_one each: an event type is on one type).
 
     ``ids`` is called once, when the fallback first needs them."""
-    known: list[StoredIds] = []
+    ids = functools.cache(ids)
 
     def of(object_type: str):
-        if not known:
-            known.append(ids())
-        return known[0].of(object_type)
+        return ids().of(object_type)
 
     def object_type_of(event_type: str) -> str | None:
         found = stream_collection(db, source_id).find_one(
@@ -82,6 +81,14 @@ def stored_objects(db: Any, ids: Callable[[], StoredIds], source_id: str) -> Sto
         return found["data"]["objectType"] if found else None
 
     return StoredObjects(ids=of, object_type_of=object_type_of)
+
+
+def stored_ids(context: dg.AssetExecutionContext, db: Any, object_records: Any) -> StoredIds:
+    """Every stored id of each type, from object_records' latest materialization (read
+    in full: its documents alone; incremental: with the consolidated objects)."""
+    metadata = latest_metadata(context, dg.AssetKey(OBJECT_RECORDS)) or {}
+    return StoredIds(db, context.partition_key, object_records,
+                     complete=metadata.get("mode") == FULL)
 
 
 #: Seconds between two looks at whether object_records has finished in this run.

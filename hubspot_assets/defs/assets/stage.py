@@ -7,7 +7,6 @@ from typing import Any
 
 import dagster as dg
 
-from hubspot_assets.consolidate.stored_ids import StoredIds
 from hubspot_assets.defs.checks import stage_check_result, stage_check_spec
 from hubspot_assets.defs.history import SOURCE_TAG, mode_of, run_tags, trigger_of
 from hubspot_assets.defs.partitions import source_partitions
@@ -16,10 +15,9 @@ from hubspot_assets.extract.stage_stream import StageStream
 from hubspot_assets.extract.units import StageReport
 from hubspot_assets.hubspot import HubSpotClient
 from hubspot_assets.registry import RegistryError, Source
-from hubspot_assets.stream.naming import OBJECT_RECORDS, stage_name
+from hubspot_assets.stream.naming import stage_name
 from hubspot_assets.stream.records import StreamRecord
 from hubspot_assets.sync.checkpoint import Checkpoint
-from hubspot_assets.sync.plan import FULL
 
 GROUP = "hubspot"
 POOL = "hubspot_api"
@@ -160,12 +158,3 @@ def stored_data(stream: Any, kind: str | None = None) -> list[dict[str, Any]]:
         stream = (stream.filter(kind=kind) if hasattr(stream, "filter")
                   else [d for d in stream if d.get("kind") == kind])
     return [document["data"] for document in stream if document.get("data") is not None]
-
-
-
-def stored_ids(context: dg.AssetExecutionContext, db: Any, object_records: Any) -> StoredIds:
-    """Every stored id of each type, from object_records' latest materialization (read
-    in full: its documents alone; incremental: with the consolidated objects)."""
-    metadata = latest_metadata(context, dg.AssetKey(OBJECT_RECORDS)) or {}
-    return StoredIds(db, context.partition_key, object_records,
-                     complete=metadata.get("mode") == FULL)

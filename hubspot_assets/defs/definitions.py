@@ -12,7 +12,11 @@ import dagster as dg
 
 from hubspot_assets.defs.assets import ALL_ASSETS
 from hubspot_assets.defs.assets.stage import STREAM_IO_MANAGER
-from hubspot_assets.defs.freshness import FRESHNESS_CHECKS, hubspot_freshness_sensor
+from hubspot_assets.defs.freshness import (
+    FRESHNESS_CHECKS,
+    hubspot_freshness,
+    hubspot_freshness_sensor,
+)
 from hubspot_assets.defs.io_manager import MongoStreamIOManager
 from hubspot_assets.defs.jobs import hubspot_full_resync, hubspot_sync
 from hubspot_assets.defs.resources import (
@@ -82,7 +86,7 @@ defs = dg.Definitions(
     executor=run_executor(SETTINGS),
     assets=ALL_ASSETS,
     asset_checks=FRESHNESS_CHECKS,
-    jobs=[hubspot_sync, hubspot_full_resync],
+    jobs=[hubspot_sync, hubspot_full_resync, hubspot_freshness],
     schedules=[hubspot_sync_schedule],
     sensors=[hubspot_sources_sensor, hubspot_freshness_sensor, *HISTORY_SENSORS],
     resources={

@@ -5,11 +5,19 @@ Dagster's built-in freshness (`build_last_update_freshness_checks`, the newer
 any partition. Here a partition is a HubSpot account, and one account synced
 a minute ago says nothing about another whose token was revoked last week. So
 each consolidated asset gets a partitioned asset check, `fresh`, judged per
-source from that partition's latest materialization, and a sensor re-judges
-every source on a short interval and records the verdict (a runless check
-evaluation) whenever it differs from the one shown: a source whose syncs keep failing turns red
-in the UI without any run. The check also runs inside every sync run (the jobs
-select the checks of their assets) and from the UI's "Execute".
+source from that partition's latest materialization. The check runs inside
+every sync run (the jobs select the checks of their assets) and from the UI's
+"Execute"; a sensor re-judges every source on a short interval and, where the
+verdict differs from the one shown, launches a run of `hubspot_freshness` (the
+checks alone, for that source): a source whose syncs keep failing turns red in
+the UI without a sync.
+
+Why a run and not a runless check evaluation (as `SensorResult(asset_events=)`
+would record): Dagster stores a runless evaluation under the run id "", and
+its unique index on (check, run id, partition) refuses the second one of a
+partition (Dagster 1.13, SQLite and PostgreSQL alike), so a source could turn
+red once and never again. Dagster's own `build_sensor_for_freshness_checks`
+launches check runs too.
 """
 
 import os
@@ -26,6 +34,7 @@ from hubspot_assets.cadence import Freshness, judge_freshness
 from hubspot_assets.defs.assets import CONSOLIDATION_ASSETS
 from hubspot_assets.defs.partitions import source_partitions
 from hubspot_assets.defs.resources import HubSpotResource
+from hubspot_assets.defs.runs import PARTITION_TAG, run_tags, run_under_way
 from hubspot_assets.registry import RegistryError, Source
 from hubspot_assets.timestamps import from_epoch_seconds, utcnow
 
@@ -77,7 +86,8 @@ def freshness_check(asset: dg.AssetsDefinition) -> dg.AssetChecksDefinition:
         partitions_def=source_partitions,
         description="Fails when this source's last good sync is older than its allowed lag "
         "(schedule.max_lag in the registry; by default twice the longest gap of its sync "
-        "cadence). Re-judged by hubspot_freshness_sensor; see docs/keeping-current.md.",
+        "cadence). Re-judged by hubspot_freshness_sensor, which launches hubspot_freshness when "
+        "the verdict changed; see docs/keeping-current.md.",
     )
     def _check(context: dg.AssetCheckExecutionContext,
                hubspot: HubSpotResource) -> dg.AssetCheckResult:
@@ -113,32 +123,51 @@ def _shows(instance: dg.DagsterInstance, check_key: dg.AssetCheckKey, source_id:
                              else AssetCheckExecutionRecordStatus.FAILED)
 
 
+#: The checks alone, per source: what the sensor launches (one process: no step
+#: processes to start for a few reads of the instance). A job of checks alone has no
+#: partitions of its own in Dagster 1.13 (they come from selected assets), so the run
+#: names its source with the partition tag, which is what a partitioned check reads.
+hubspot_freshness = dg.define_asset_job(
+    "hubspot_freshness",
+    selection=dg.AssetSelection.checks(*FRESHNESS_CHECKS),
+    executor_def=dg.in_process_executor,
+    description="Re-judges the `fresh` checks of one source (launched by "
+    "hubspot_freshness_sensor when a verdict changed; materializes nothing).",
+)
 @dg.sensor(
     name="hubspot_freshness_sensor",
+    job=hubspot_freshness,
     minimum_interval_seconds=sensor_interval(),
     default_status=dg.DefaultSensorStatus.RUNNING,
-    description="Re-judges the `fresh` check of every source's consolidated assets and "
-    "records the verdict whenever it differs from the one shown (no run needed), so a source "
-    "whose syncs fail shows as failing once its allowed lag has passed.",
+    description="Re-judges the `fresh` check of every source's consolidated assets and, "
+    "where the verdict differs from the one shown, launches a hubspot_freshness run of that "
+    "source's checks, so a source whose syncs fail shows as failing once its allowed lag has "
+    "passed.",
 )
 def hubspot_freshness_sensor(context: dg.SensorEvaluationContext, hubspot: HubSpotResource):
-    """Record each source's freshness verdict when it differs from the one shown."""
+    """A check run for each source whose freshness verdict differs from the one shown."""
     try:
         registry = hubspot.registry()
     except RegistryError as exc:
         return dg.SkipReason(str(exc))
     partitions = set(context.instance.get_dynamic_partitions(source_partitions.name))
-    now, events = utcnow(), []
+    now, requests = utcnow(), []
     for source_id in sorted(partitions & set(registry.sources)):
         source = registry.sources[source_id]
         if source.schedule.allowed_lag() is None:
             continue  # nothing to judge against; the check says so when executed
+        if run_under_way(context.instance, source_id):
+            continue  # a sync evaluates the checks itself; a check run is on its way
+        changed = []
         for asset in CONSOLIDATION_ASSETS:
-            verdict, metadata = judge(context.instance, asset.key, source, now)
+            verdict, _ = judge(context.instance, asset.key, source, now)
             check_key = dg.AssetCheckKey(asset.key, CHECK_NAME)
             if not _shows(context.instance, check_key, source_id, verdict.passed):
-                events.append(dg.AssetCheckEvaluation(
-                    asset_key=asset.key, check_name=CHECK_NAME, passed=verdict.passed,
-                    severity=SEVERITY, description=verdict.description,
-                    metadata=metadata, partition=source_id))
-    return dg.SensorResult(asset_events=events)
+                changed.append(check_key)
+        if changed:
+            requests.append(dg.RunRequest(asset_check_keys=changed, tags={
+                PARTITION_TAG: source_id,
+                **run_tags(source_id, trigger="sensor:freshness", mode="freshness")}))
+    if not requests:
+        return dg.SkipReason("every judged source shows its current freshness verdict")
+    return dg.SensorResult(run_requests=requests)

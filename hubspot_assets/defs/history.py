@@ -9,6 +9,14 @@ from typing import Any
 
 import dagster as dg
 
+from hubspot_assets.defs.runs import (
+    MODE_TAG,
+    SKIPPED_TAG,
+    SOURCE_TAG,
+    SUMMARY_TAG,
+    mode_of,
+    trigger_of,
+)
 from hubspot_assets.hubspot.secrets import scrub
 from hubspot_assets.mongo.redaction import redact_uri
 from hubspot_assets.stream.naming import stage_name
@@ -36,35 +44,10 @@ STAGE_FIELDS = (
     "reconciliation_skipped", "reconciliation_incomplete", "ids_listed", "records_missed_by_search",
 )
 
-#: Run tags (see :func:`run_tags`): every run of a source says what started it and how.
-SOURCE_TAG = "hubspot/source"
-MODE_TAG = "hubspot/mode"
-TRIGGER_TAG = "hubspot/trigger"
-#: Written onto the run by the history sensor: the summary, readable on the Runs page.
-SUMMARY_TAG = "hubspot/summary"
-SKIPPED_TAG = "hubspot/skipped"
 #: Dagster names a run launched from the asset graph (no job picked) after a hidden job.
 HIDDEN_JOB_PREFIX = "__ASSET_JOB"
 #: Longest tag value written (a tag is a label, not a report; the rest is in job_history).
 TAG_LIMIT = 240
-
-
-def run_tags(source_id: str, *, trigger: str, mode: str = "sync") -> dict[str, str]:
-    """Tags for a run a sensor or schedule requests (``trigger``: "sensor:first-sync",
-    "schedule:<name>", ...; ``mode``: "sync" or "full_resync")."""
-    return {SOURCE_TAG: source_id, TRIGGER_TAG: trigger, MODE_TAG: mode}
-
-
-def trigger_of(tags: Mapping[str, str]) -> str:
-    """What started a run: our own tag, else what Dagster's tags say, else the UI."""
-    if tags.get(TRIGGER_TAG):
-        return tags[TRIGGER_TAG]
-    for tag, kind in (("dagster/schedule_name", "schedule"), ("dagster/sensor_name", "sensor")):
-        if tags.get(tag):
-            return f"{kind}:{tags[tag]}"
-    if tags.get("dagster/backfill"):
-        return "backfill"
-    return "manual"
 
 
 def readable_job_name(job_name: str, asset_names: list[str]) -> str:
@@ -130,10 +113,6 @@ def run_summary(context: dg.RunStatusSensorContext, status: str) -> dict[str, An
         "skipped": skipped,
         "recorded_at": utcnow(),
     }
-
-
-def mode_of(job_name: str) -> str:
-    return "full_resync" if job_name == "hubspot_full_resync" else "sync"
 
 
 def summary_tags(summary: Mapping[str, Any]) -> dict[str, str]:

@@ -4,11 +4,11 @@ import dagster as dg
 
 from hubspot_assets.defs.assets.stage import GROUP
 from hubspot_assets.defs.partitions import source_partitions
+from hubspot_assets.defs.runs import MODE_TAG
 
 #: What a sync runs: every asset of the group with its checks, the `fresh` ones too (a
-#: step each at the end of a run). Left to the freshness sensor, a second runless
-#: evaluation of one partition failed on the check executions' unique key (SQLite
-#: storage, Dagster 1.13), so the run records the pass itself.
+#: step each at the end of a run), so a good sync shows fresh at once, not at the
+#: freshness sensor's next check run.
 SYNC_SELECTION = dg.AssetSelection.groups(GROUP)
 
 #: The assets that take a SyncConfig (watermarked fetches and consolidation).
@@ -16,8 +16,6 @@ INCREMENTAL_ASSETS = ("object_records", "events", "consolidated_objects")
 #: The run config of a full re-sync (the job below; the schedule's full runs of hubspot_sync).
 FULL_REFRESH_CONFIG = {"ops": {name: {"config": {"full_refresh": True}}
                                for name in INCREMENTAL_ASSETS}}
-#: The run tag that says whether a run re-synced in full (the schedule reads it back).
-MODE_TAG = "hubspot/mode"
 
 hubspot_sync = dg.define_asset_job(
     "hubspot_sync",

@@ -20,14 +20,18 @@ import dagster as dg
 
 from hubspot_assets.cadence import MODE_FULL, DueRun, due_run
 from hubspot_assets.defs.assets import consolidated_objects
-from hubspot_assets.defs.jobs import (
-                                      FULL_REFRESH_CONFIG,
-                                      MODE_TAG,
-                                      hubspot_full_resync,
-                                      hubspot_sync,
-)
+from hubspot_assets.defs.freshness import hubspot_freshness
+from hubspot_assets.defs.jobs import FULL_REFRESH_CONFIG, hubspot_full_resync, hubspot_sync
 from hubspot_assets.defs.partitions import source_partitions
 from hubspot_assets.defs.resources import HubSpotResource
+from hubspot_assets.defs.runs import (
+    DUE_TAG,
+    MODE_TAG,
+    PARTITION_TAG,
+    SOURCE_TAG,
+    TRIGGER_TAG,
+    UNFINISHED,
+)
 from hubspot_assets.registry import RegistryError, Source
 from hubspot_assets.timestamps import aware, utcnow
 
@@ -36,17 +40,10 @@ TICK_CRON = "* * * * *"
 TICK = timedelta(minutes=1)
 #: Running unless the deployment says otherwise (the UI toggle then overrides either).
 DEFAULT_STATUS_ENV = "HUBSPOT_SCHEDULE_DEFAULT_STATUS"
-PARTITION_TAG = "dagster/partition"
-SOURCE_TAG = "hubspot/source"
-TRIGGER_TAG = "hubspot/trigger"
-DUE_TAG = "hubspot/due"
 SYNC_JOBS = frozenset({hubspot_sync.name, hubspot_full_resync.name})
 # Enough recent runs of one partition to find its latest sync among check or
 # single-asset runs; a full run is looked up by its tag on its own.
 _RECENT_RUNS = 25
-_UNFINISHED = frozenset({dg.DagsterRunStatus.QUEUED, dg.DagsterRunStatus.NOT_STARTED,
-                         dg.DagsterRunStatus.STARTING, dg.DagsterRunStatus.STARTED,
-                         dg.DagsterRunStatus.CANCELING})
 
 
 def default_status(environ: dict[str, str] | None = None) -> dg.DefaultScheduleStatus:
@@ -64,6 +61,8 @@ def _is_sync(record: dg.RunRecord) -> bool:
     run = record.dagster_run
     if run.job_name in SYNC_JOBS:
         return True
+    if run.job_name == hubspot_freshness.name:
+        return False
     if run.asset_selection is None:  # a whole job, unless it only executes checks
         return run.asset_check_selection is None
     return consolidated_objects.key in run.asset_selection
@@ -101,7 +100,7 @@ def due_requests(instance: dg.DagsterInstance, sources: list[Source], now: datet
             log.info(f"source {source.id}: no partition yet (the registry sensor adds it)")
             continue
         last_sync, last_full_at = _latest_runs(instance, source.id)
-        if last_sync is not None and last_sync.dagster_run.status in _UNFINISHED:
+        if last_sync is not None and last_sync.dagster_run.status in UNFINISHED:
             log.info(f"source {source.id}: run {last_sync.dagster_run.run_id} is "
                      f"{last_sync.dagster_run.status.value.lower()}; not starting another")
             continue

@@ -2,10 +2,11 @@
 
 import dagster as dg
 
-from hubspot_assets.defs.history import run_summary, run_tags, summary_tags
+from hubspot_assets.defs.history import run_summary, summary_tags
 from hubspot_assets.defs.jobs import hubspot_sync
 from hubspot_assets.defs.partitions import source_partitions
 from hubspot_assets.defs.resources import HubSpotResource, JobHistoryResource
+from hubspot_assets.defs.runs import run_tags
 from hubspot_assets.registry import RegistryError
 
 

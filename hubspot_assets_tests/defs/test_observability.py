@@ -8,17 +8,9 @@ import dagster as dg
 import pytest
 
 from hubspot_assets.defs.checks import CHECK_NAME, stage_check_result
-from hubspot_assets.defs.history import (
-    SKIPPED_TAG,
-    SOURCE_TAG,
-    SUMMARY_TAG,
-    TRIGGER_TAG,
-    readable_job_name,
-    run_summary,
-    summary_tags,
-    trigger_of,
-)
+from hubspot_assets.defs.history import readable_job_name, run_summary, summary_tags
 from hubspot_assets.defs.resources import HubSpotResource, HubSpotSettings
+from hubspot_assets.defs.runs import SKIPPED_TAG, SOURCE_TAG, SUMMARY_TAG, TRIGGER_TAG, trigger_of
 from hubspot_assets.extract.units import StageReport
 from hubspot_assets.hubspot.errors import ServerError
 from hubspot_assets_tests.fixtures.pipeline import stage_metadata

@@ -11,7 +11,7 @@ from datetime import timedelta
 import dagster as dg
 import pytest
 
-from hubspot_assets.defs.assets import consolidated_objects, consolidated_relationships
+from hubspot_assets.defs.assets import CONSOLIDATION_ASSETS, consolidated_objects
 from hubspot_assets.defs.definitions import defs
 from hubspot_assets.defs.freshness import CHECK_NAME, hubspot_freshness_sensor
 from hubspot_assets.defs.jobs import FULL_REFRESH_CONFIG
@@ -136,29 +136,64 @@ def test_the_default_status_is_running_and_settable():
         default_status({"HUBSPOT_SCHEDULE_DEFAULT_STATUS": "paused"})
 
 
-def test_freshness_sensor_judges_each_source_and_records_changes_only(instance, hubspot,
-                                                                     monkeypatch):
-    for asset in (consolidated_objects, consolidated_relationships):
-        instance.report_runless_asset_event(dg.AssetMaterialization(asset.key, partition="alpha"))
+def check_run(instance, hubspot, request):
+    """Carry out a freshness sensor's run request as the daemon would: a run of its job."""
+    job = REPOSITORY.get_job(request.job_name or "hubspot_freshness")
+    result = job.execute_in_process(instance=instance, resources={"hubspot": hubspot},
+                                    tags=request.tags)
+    assert result.success
+    return {e.asset_key.to_user_string(): e for e in result.get_asset_check_evaluations()}
+
+
+def requests_of(instance, hubspot):
     result = judge(instance, hubspot)
-    verdicts = {(e.partition, e.asset_key.to_user_string()): e for e in result.asset_events}
+    return [] if isinstance(result, dg.SkipReason) else result.run_requests
+
+
+def test_freshness_sensor_launches_a_check_run_where_the_verdict_shown_is_not_current(
+        instance, hubspot, monkeypatch):
+    for asset in CONSOLIDATION_ASSETS:
+        instance.report_runless_asset_event(dg.AssetMaterialization(asset.key, partition="alpha"))
+    checks = {dg.AssetCheckKey(a.key, CHECK_NAME) for a in CONSOLIDATION_ASSETS}
+    requests = {r.tags["dagster/partition"]: r for r in requests_of(instance, hubspot)}
     # quiet has no cadence and no max_lag: nothing to judge.
-    assert {p for p, _ in verdicts} == {"alpha", "beta"}
-    for asset in ("consolidated_objects", "consolidated_relationships"):
-        assert verdicts[("alpha", asset)].passed
-        stale = verdicts[("beta", asset)]
+    assert set(requests) == {"alpha", "beta"}
+    for source_id, request in requests.items():
+        assert set(request.asset_check_keys) == checks
+        assert request.tags["hubspot/trigger"] == "sensor:freshness"
+        assert request.tags["hubspot/source"] == source_id
+    verdicts = {source_id: check_run(instance, hubspot, r) for source_id, r in requests.items()}
+    for asset in (a.key.to_user_string() for a in CONSOLIDATION_ASSETS):
+        assert verdicts["alpha"][asset].passed
+        stale = verdicts["beta"][asset]
         assert not stale.passed and stale.check_name == CHECK_NAME
         assert stale.severity == dg.AssetCheckSeverity.ERROR
         assert "no successful sync yet" in stale.description
-    # Stored as the daemon stores them: the next evaluation has nothing new to record.
-    for event in result.asset_events:
-        instance.report_runless_asset_event(event)
-    assert judge(instance, hubspot).asset_events == []
+    # Shown now: the next evaluation has nothing to launch.
+    assert requests_of(instance, hubspot) == []
+
     # Ten minutes on, alpha's last good sync is older than its allowed 2 minutes (twice
-    # the every-minute gap): its verdicts turn to failed; beta's stay failed, unrecorded.
-    later = utcnow() + timedelta(minutes=10)
-    monkeypatch.setattr("hubspot_assets.defs.freshness.utcnow", lambda: later)
-    aged = judge(instance, hubspot).asset_events
-    assert {(e.partition, e.passed) for e in aged} == {("alpha", False)} and len(aged) == 2
-    assert "older than the allowed 2m" in aged[0].description
-    assert aged[0].metadata["allowed_lag_minutes"].value == 2.0
+    # the every-minute gap): a check run for alpha; beta's verdict stays failed, shown.
+    def at(minutes):
+        monkeypatch.setattr("hubspot_assets.defs.freshness.utcnow",
+                            lambda: utcnow() + timedelta(minutes=minutes))
+    at(10)
+    [aged] = requests_of(instance, hubspot)
+    assert aged.tags["dagster/partition"] == "alpha"
+    failed = check_run(instance, hubspot, aged)["consolidated_objects"]
+    assert not failed.passed and "older than the allowed 2m" in failed.description
+    assert failed.metadata["allowed_lag_minutes"].value == 2.0
+    # Back to fresh (here: the clock; in life, a sync) and stale a second time: each
+    # turn is recorded, where a second runless evaluation of one partition is refused.
+    for minutes, passed in ((0, True), (10, False)):
+        at(minutes)
+        [turn] = requests_of(instance, hubspot)
+        assert {e.passed for e in check_run(instance, hubspot, turn).values()} == {passed}
+    assert requests_of(instance, hubspot) == []
+
+
+def test_no_check_run_while_a_run_of_the_source_is_under_way(instance, hubspot):
+    # beta has never synced (its verdict: failed, not yet shown), but its first sync is
+    # under way: that run evaluates the checks itself.
+    add_run(instance, "beta", status=dg.DagsterRunStatus.STARTED)
+    assert {r.tags["dagster/partition"] for r in requests_of(instance, hubspot)} == {"alpha"}

@@ -98,14 +98,15 @@ def finished_run(stack, source_id):
     return wait_for(f"finished scheduled run of {source_id}", probe, RUNS_TIMEOUT, stack)
 
 
-def latest_check(stack, asset, source_id):
-    """The latest `fresh` evaluation of one source's partition, read from the instance."""
+def latest_check(stack, asset, source_id, record=False):
+    """The latest `fresh` evaluation of one source's partition (or its execution record),
+    read from the instance."""
     with dg.DagsterInstance.from_config(str(stack.home)) as instance:
         records = instance.event_log_storage.get_asset_check_execution_history(
             dg.AssetCheckKey(dg.AssetKey(asset), "fresh"), limit=50)
-    for record in records:  # newest first; runs that are planned or skipped have no verdict
-        if record.partition == source_id and record.status.value in ("SUCCEEDED", "FAILED"):
-            return record.evaluation
+    for entry in records:  # newest first; runs that are planned or skipped have no verdict
+        if entry.partition == source_id and entry.status.value in ("SUCCEEDED", "FAILED"):
+            return entry if record else entry.evaluation
     return None
 
 
@@ -126,10 +127,12 @@ def test_the_daemon_launches_scheduled_runs_for_two_sources_on_its_own(stack):
         assert run["tags"]["dagster/schedule_name"] == SCHEDULE
         assert run["tags"]["dagster/run_key"].startswith(f"incremental:{source_id}:")
     # One run per source and occurrence: no run key was launched twice; and nothing but
-    # the schedule launched a run of these sources.
+    # the schedule launched a sync of these sources (the freshness sensor's check runs,
+    # "no successful sync yet" before the first one, are not syncs).
     for source_id in ACCOUNTS:
-        every_run = stack.graphql.runs({"dagster/partition": source_id})
-        assert {r["tags"].get("hubspot/trigger") for r in every_run} == {"schedule"}
+        syncs = [r for r in stack.graphql.runs({"dagster/partition": source_id})
+                 if r["jobName"] != "hubspot_freshness"]
+        assert {r["tags"].get("hubspot/trigger") for r in syncs} == {"schedule"}
         keys = [r["tags"]["dagster/run_key"] for r in scheduled_runs(stack, source_id)]
         assert len(keys) == len(set(keys)), keys
 
@@ -157,3 +160,11 @@ def test_a_source_whose_syncs_fail_shows_a_failing_freshness_check(stack):
         assert not evaluation.passed
         assert evaluation.severity == dg.AssetCheckSeverity.ERROR
         assert "no successful sync yet" in evaluation.description
+    # Recorded by a check run the freshness sensor launched (the failed syncs never
+    # evaluate their checks): not a runless evaluation.
+    entry = latest_check(stack, CHECKED_ASSETS[0], BROKEN, record=True)
+    [run] = [r for r in stack.graphql.runs({"dagster/partition": BROKEN})
+             if r["runId"] == entry.run_id]
+    assert run["jobName"] == "hubspot_freshness", run
+    assert run["tags"]["hubspot/trigger"] == "sensor:freshness"
+    assert run["status"] == "SUCCESS"

@@ -8,9 +8,9 @@ from typing import Any
 import dagster as dg
 
 from hubspot_assets.defs.checks import stage_check_result, stage_check_spec
-from hubspot_assets.defs.history import SOURCE_TAG, mode_of, run_tags, trigger_of
 from hubspot_assets.defs.partitions import source_partitions
 from hubspot_assets.defs.resources import HubSpotResource
+from hubspot_assets.defs.runs import SOURCE_TAG, mode_of, run_tags, trigger_of
 from hubspot_assets.extract.stage_stream import StageStream
 from hubspot_assets.extract.units import StageReport
 from hubspot_assets.hubspot import HubSpotClient

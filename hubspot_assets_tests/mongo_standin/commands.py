@@ -7,6 +7,7 @@ command at a time (`executor.lock`): mongomock is not built for concurrency.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import itertools
 import os
@@ -64,6 +65,15 @@ READ_ONLY_COMMANDS = frozenset({
     "authenticate", "listdatabases", "listcollections", "listindexes", "collstats", "dbstats",
     "find", "getmore", "killcursors", "count", "distinct",
 })
+
+
+#: Commands that touch no data: answered without waiting for the command lock. MongoDB
+#: answers them while other connections run long commands, and pymongo relies on it:
+#: its monitor sends `hello` every 10 s with the connect timeout (20 s) as its deadline,
+#: and a monitor check that times out resets the pool, cancelling the commands in flight
+#: ("operation cancelled") -- a long aggregate would cancel itself.
+LOCK_FREE_COMMANDS = frozenset({"hello", "ismaster", "ping", "buildinfo", "hostinfo",
+                                "whatsmyuri"})
 
 
 def _reads_only(name: str, command: dict[str, Any]) -> bool:
@@ -151,7 +161,7 @@ class CommandExecutor:
         handler = self._handlers.get(name.lower())
         if handler is None:
             return CommandError(59, f"no such command: '{name}'").reply()
-        with self.lock:
+        with contextlib.nullcontext() if name.lower() in LOCK_FREE_COMMANDS else self.lock:
             if name.lower() not in READ_ONLY_COMMANDS and not _reads_only(name, command):
                 self.writes += 1
             try:

@@ -10,6 +10,7 @@ import os
 import subprocess
 import sys
 import threading
+import time
 
 import bson
 import pymongo
@@ -271,6 +272,43 @@ def test_in_process_standin_context_manager():
         client.close()
     with pytest.raises(RuntimeError):
         standin.uri
+
+
+def test_handshakes_are_answered_while_a_long_command_runs():
+    """MongoDB answers hello and ping while another connection's command runs. pymongo
+    depends on it: a monitor check that times out resets the pool and cancels the
+    commands in flight, so a command longer than the connect timeout would cancel itself."""
+    from hubspot_assets_tests.mongo_standin import MongoStandin
+
+    with MongoStandin() as standin:
+        client = pymongo.MongoClient(standin.uri, serverSelectionTimeoutMS=5000,
+                                     connectTimeoutMS=1000, heartbeatFrequencyMS=500,
+                                     retryReads=False)
+        client.t.c.insert_one({"_id": 1})
+        held, release = threading.Event(), threading.Event()
+
+        def long_command():  # what a long aggregate does to the others: hold the lock
+            with standin.executor.lock:
+                held.set()
+                release.wait(10)
+
+        worker = threading.Thread(target=long_command)
+        worker.start()
+        try:
+            assert held.wait(5)
+            started = time.monotonic()
+            assert client.admin.command("ping")["ok"] == 1.0
+            assert client.admin.command("hello")["isWritablePrimary"] is True
+            assert time.monotonic() - started < 0.9
+            # A data command waits its turn, and outlives several monitor checks with a
+            # 1 s deadline each: not cancelled (no read retry here to hide it).
+            threading.Timer(3.0, release.set).start()
+            assert client.t.c.find_one({"_id": 1}) == {"_id": 1}
+            assert time.monotonic() - started >= 2.5
+        finally:
+            release.set()
+            worker.join()
+            client.close()
 
 
 LIMIT = 16 * 1024 * 1024  # MongoDB's BSON document limit

@@ -11,6 +11,7 @@ import dagster as dg
 
 from hubspot_assets.defs.runs import (
     MODE_TAG,
+    PARTITION_TAG,
     SKIPPED_TAG,
     SOURCE_TAG,
     SUMMARY_TAG,
@@ -93,7 +94,7 @@ def run_summary(context: dg.RunStatusSensorContext, status: str) -> dict[str, An
         "run_id": run.run_id,
         "job": readable_job_name(run.job_name, assets or sorted(stages)),
         "dagster_job": run.job_name,
-        "source_id": run.tags.get("dagster/partition") or run.tags.get(SOURCE_TAG),
+        "source_id": run.tags.get(PARTITION_TAG) or run.tags.get(SOURCE_TAG),
         "backfill_id": run.tags.get("dagster/backfill"),
         "trigger": trigger_of(run.tags),
         "mode": run.tags.get(MODE_TAG) or mode_of(run.job_name),

@@ -13,6 +13,7 @@ from __future__ import annotations
 import socket
 import struct
 import sys
+import threading
 import traceback
 from pathlib import Path
 
@@ -125,6 +126,7 @@ class MongoStandin:
         self._verbose = verbose
         self._server: MockupDB | None = None
         self.executor = CommandExecutor(compress_above)
+        self._connections_lock = threading.Lock()
         self.keeper = (SnapshotKeeper(self.executor, data_dir, snapshot_seconds)
                        if data_dir is not None else None)
 
@@ -163,7 +165,9 @@ class MongoStandin:
         self.stop()
 
     def _count_connection(self, delta: int) -> None:
-        with self.executor.lock:
+        # Not under the command lock: MongoDB accepts connections beside a long command
+        # (pymongo's monitor opens a new one after a failed check).
+        with self._connections_lock:
             self.executor.connections += delta
 
     def _respond(self, request) -> bool:

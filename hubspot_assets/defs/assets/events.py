@@ -99,27 +99,31 @@ RECORDS_WAIT_LIMIT_SECONDS = 12 * 3600.0
 
 
 def records_of_this_run(context: dg.AssetExecutionContext, db: Any,
-                        poll_seconds: float = RECORDS_POLL_SECONDS) -> StoredStream:
+                        poll_seconds: float = RECORDS_POLL_SECONDS,
+                        wait_limit_seconds: float = RECORDS_WAIT_LIMIT_SECONDS) -> StoredStream:
     """What object_records stored: in this run, once it has finished (when the run
     materializes it too), else its latest materialization."""
     key = dg.AssetKey(OBJECT_RECORDS)
     in_run = key in (context.run.asset_selection
                      or context.job_def.asset_layer.executable_asset_keys)
-    deadline = time.monotonic() + RECORDS_WAIT_LIMIT_SECONDS
+    deadline = time.monotonic() + wait_limit_seconds
+    logged = False
     while in_run and latest_metadata(context, key, this_run=True) is None:
         step = context.instance.get_run_step_stats(context.run_id, step_keys=[OBJECT_RECORDS])
         status = step[0].status.value if step and step[0].status else None
-        if time.monotonic() > deadline:
-            status = "NOT FINISHED IN TIME"
-        if status in ("FAILURE", "SKIPPED", "NOT FINISHED IN TIME") or (
-                status is None and context.job_def.executor_def.name == "in_process"):
-            # In one process, steps run one after another: waiting would never end.
+        # In one process, steps run one after another: waiting would never end.
+        never = status is None and context.job_def.executor_def.name == "in_process"
+        if status in ("FAILURE", "SKIPPED") or never or time.monotonic() > deadline:
+            why = ("has not run" if never else "did not finish" if status in
+                   ("FAILURE", "SKIPPED") else f"did not finish within {wait_limit_seconds:g} s")
             raise dg.Failure(description=(
                 f"source {context.partition_key}: HubSpot refuses account-wide event reads, "
-                f"and the per-object reads need this run's {OBJECT_RECORDS}, which "
-                f"{'did not finish' if status else 'has not run'}; re-run the sync"),
-                allow_retries=False)
-        context.log.info(f"events: waiting for {OBJECT_RECORDS} to finish (per-object reads)")
+                f"and the per-object reads need this run's {OBJECT_RECORDS}, which {why}; "
+                f"re-run the sync"), allow_retries=False)
+        if not logged:  # once: the run log is not a progress bar
+            context.log.info(f"events: waiting for {OBJECT_RECORDS} to finish (per-object "
+                             f"reads)")
+            logged = True
         time.sleep(poll_seconds)
     stream = latest_stream(db, context.partition_key, OBJECT_RECORDS)
     if stream is None:
